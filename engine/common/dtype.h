@@ -10,7 +10,7 @@ namespace junction {
 enum class DType { kF32, kBF16, kF16 };
 
 constexpr int DTypeSize(DType t) { return t == DType::kF32 ? 4 : 2; }
-std::string_view DTypeName(DType t);
+const char* DTypeName(DType t);
 
 inline float BF16ToFloat(uint16_t h) {
   uint32_t bits = static_cast<uint32_t>(h) << 16;

@@ -2,7 +2,7 @@
 
 namespace junction {
 
-std::string_view MixerKindName(MixerKind kind) {
+const char* MixerKindName(MixerKind kind) {
   switch (kind) {
     case MixerKind::kAttention: return "attention";
     case MixerKind::kSlidingWindow: return "sliding_window";

@@ -13,7 +13,7 @@
 namespace junction {
 
 enum class MixerKind { kAttention, kSlidingWindow, kPath, kMamba2, kGatedDeltaNet };
-std::string_view MixerKindName(MixerKind kind);
+const char* MixerKindName(MixerKind kind);
 
 enum class RopeType { kNone, kDefault, kLlama3, kYarn };
 
