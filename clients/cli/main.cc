@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "clients/cli/batch_command.h"
 #include "clients/cli/cli_options.h"
 #include "clients/cli/model_session.h"
 
@@ -31,13 +32,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options->tokenize_file || options->detokenize_file) return cli::RunTokenizerTool(*options);
+  if (options->batch_file) {
+    absl::Status status = cli::RunBatchCommand(*options);
+    return status.ok() ? 0 : Fail(status);
+  }
   auto session = cli::ModelSession::Open(*options);
   if (!session.ok()) return Fail(session.status());
   absl::Status status;
   if (options->dump_logits) {
     status = (*session)->DumpLogits(*options);
-  } else if (options->batch_file) {
-    status = (*session)->RunBatch(*options);
   } else {
     status = (*session)->RunOne(*options);
   }

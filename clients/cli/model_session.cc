@@ -94,10 +94,6 @@ absl::Status ModelSession::DumpLogits(const CliOptions& options) {
       {{"logits", {static_cast<int64_t>(prompt.size()), spec_.vocab_size}, logits.data()}});
 }
 
-absl::Status ModelSession::RunBatch(const CliOptions&) {
-  return absl::UnimplementedError("--batch needs the engine runtime, not in this build yet");
-}
-
 int RunTokenizerTool(const CliOptions&) {
   std::fprintf(stderr, "junction-cli: error: tokenizer tools are not in this build yet\n");
   return 1;

@@ -17,7 +17,6 @@ class ModelSession {
 
   absl::Status RunOne(const CliOptions& options);
   absl::Status DumpLogits(const CliOptions& options);
-  absl::Status RunBatch(const CliOptions& options);
 
  private:
   absl::StatusOr<std::vector<TokenId>> PromptIds(const CliOptions& options) const;
