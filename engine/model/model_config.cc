@@ -25,6 +25,12 @@ const std::vector<Family>& Families() {
       {"Qwen2ForCausalLM", ParseLlamaFamily},
       {"Qwen3ForCausalLM", ParseLlamaFamily},
       {"MistralForCausalLM", ParseLlamaFamily},
+      {"Mamba2ForCausalLM", ParseMamba2Family},
+      {"GraniteMoeHybridForCausalLM", ParseGraniteHybrid},
+      {"NemotronHForCausalLM", ParseNemotronH},
+      {"Qwen3_5ForCausalLM", ParseQwen3_5},
+      {"GatedDeltaNetForCausalLM", ParseFlaGatedDeltaNet},
+      {"PaTHAttentionForCausalLM", ParseFlaPath},
   };
   return families;
 }

@@ -22,5 +22,11 @@ std::vector<std::string> SupportedArchitectures();
 // Family parsers (registered in model_config.cc).
 class ConfigReader;
 absl::StatusOr<ModelSpec> ParseLlamaFamily(const std::string& architecture, ConfigReader& config);
+absl::StatusOr<ModelSpec> ParseMamba2Family(const std::string& architecture, ConfigReader& config);
+absl::StatusOr<ModelSpec> ParseGraniteHybrid(const std::string& architecture, ConfigReader& config);
+absl::StatusOr<ModelSpec> ParseNemotronH(const std::string& architecture, ConfigReader& config);
+absl::StatusOr<ModelSpec> ParseQwen3_5(const std::string& architecture, ConfigReader& config);
+absl::StatusOr<ModelSpec> ParseFlaGatedDeltaNet(const std::string& architecture, ConfigReader& config);
+absl::StatusOr<ModelSpec> ParseFlaPath(const std::string& architecture, ConfigReader& config);
 
 }  // namespace junction
