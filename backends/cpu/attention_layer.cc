@@ -12,6 +12,25 @@ namespace {
 
 int64_t I64(int v) { return static_cast<int64_t>(v); }
 
+// ApplyRope with the angle inv_freq * position formed and rotated in double precision: at
+// positions past 2^14 a float32 angle is off by more than 1e-3 radians.
+void ApplyRopeExactAngle(float* x, int num_heads, int head_dim, int rotary_dim,
+                         const float* inv_freq, float attention_scaling, int64_t position) {
+  const int half = rotary_dim / 2;
+  for (int i = 0; i < half; ++i) {
+    const double angle = static_cast<double>(inv_freq[i]) * static_cast<double>(position);
+    const double c = std::cos(angle) * attention_scaling;
+    const double s = std::sin(angle) * attention_scaling;
+    for (int h = 0; h < num_heads; ++h) {
+      float* v = x + I64(h) * head_dim;
+      const double a = v[i];
+      const double b = v[i + half];
+      v[i] = static_cast<float>(a * c - b * s);
+      v[i + half] = static_cast<float>(b * c + a * s);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<AttentionWeights> LoadAttentionWeights(const LayerContext& context,
@@ -59,25 +78,36 @@ CpuAttentionLayer::CpuAttentionLayer(const LayerContext& context, const Attentio
 
 absl::Status CpuAttentionLayer::Plan(const StepBatch& batch) {
   for (const ScheduledChunk& chunk : batch.chunks) {
-    if (chunk.policy.mode == AttentionPolicy::Mode::kWindow && !allow_window_policy_)
-      return absl::FailedPreconditionError(
-          "this attention backend has no window policy (sinks + window)");
-    const int needed = (chunk.num_computed + chunk.num_tokens + kv_.block_size - 1) / kv_.block_size;
+    if (chunk.policy.mode == AttentionPolicy::Mode::kWindow) {
+      if (!allow_window_policy_)
+        return absl::FailedPreconditionError(
+            "this attention backend has no window policy (sinks + window)");
+      if (chunk.policy.window < 1 || chunk.policy.num_sinks < 0)
+        return absl::InvalidArgumentError(
+            absl::StrCat("window policy needs window >= 1 and num_sinks >= 0, got window ",
+                         chunk.policy.window, ", num_sinks ", chunk.policy.num_sinks));
+    }
+    const int needed =
+        (chunk.num_computed + chunk.num_tokens + kv_.block_size - 1) / kv_.block_size;
     if (static_cast<int>(chunk.block_table.size()) < needed)
-      return absl::InvalidArgumentError(absl::StrCat("block table covers ",
-                                                     chunk.block_table.size(), " blocks, ",
-                                                     needed, " needed"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "block table covers ", chunk.block_table.size(), " blocks, ", needed, " needed"));
   }
   batch_ = &batch;
   return absl::OkStatus();
+}
+
+bool CpuAttentionLayer::UsesSinkQuery(const ScheduledChunk& chunk) const {
+  return chunk.policy.mode == AttentionPolicy::Mode::kWindow && chunk.policy.num_sinks > 0 &&
+         !rope_.inv_freq.empty();
 }
 
 KeyRange CpuAttentionLayer::RangeFor(const ScheduledChunk& chunk) const {
   KeyRange range;
   range.window = spec_.sliding_window;
   if (chunk.policy.mode == AttentionPolicy::Mode::kWindow) {
-    range.window = range.window > 0 ? std::min(range.window, chunk.policy.window)
-                                    : chunk.policy.window;
+    range.window =
+        range.window > 0 ? std::min(range.window, chunk.policy.window) : chunk.policy.window;
     range.num_sinks = chunk.policy.num_sinks;
   }
   return range;
@@ -113,18 +143,14 @@ void CpuAttentionLayer::ProjectAndCache(const float* x, int num_tokens) {
     RmsNorm(k_.data(), I64(num_tokens) * spec_.num_kv_heads, d, weights_.k_norm, model_.norm_eps,
             model_.norm_plus_one, k_.data());
   }
+  q_sinks_.resize(num_tokens * q_width);
   for (const ScheduledChunk& chunk : batch_->chunks) {
     for (int t = 0; t < chunk.num_tokens; ++t) {
       const int64_t row = chunk.first_token + t;
       const int position = chunk.num_computed + t;
-      if (!rope_.inv_freq.empty()) {
-        ApplyRope(&q_[row * q_width], spec_.num_heads, d, spec_.rope.rotary_dim,
-                  rope_.inv_freq.data(), rope_.attention_scaling, position);
-        ApplyRope(&k_[row * kv_width], spec_.num_kv_heads, d, spec_.rope.rotary_dim,
-                  rope_.inv_freq.data(), rope_.attention_scaling, position);
-      }
+      RotateToken(chunk, row, position);
       const BlockId block = chunk.block_table[position / kv_.block_size];
-      JUNCTION_CHECK(block.valid(), "writing into a released block");
+      JUNCTION_CHECK(block.valid(), "writing position %d into a released block", position);
       for (int h = 0; h < spec_.num_kv_heads; ++h) {
         std::copy_n(&k_[row * kv_width + h * d], d, kv_.KeyAt(block, position % kv_.block_size, h));
         std::copy_n(&v_[row * kv_width + h * d], d,
@@ -132,6 +158,35 @@ void CpuAttentionLayer::ProjectAndCache(const float* x, int num_tokens) {
       }
     }
   }
+}
+
+void CpuAttentionLayer::RotateToken(const ScheduledChunk& chunk, int64_t row, int position) {
+  if (rope_.inv_freq.empty()) return;
+  const int d = spec_.head_dim;
+  const int rotary = spec_.rope.rotary_dim;
+  float* q = &q_[row * spec_.num_heads * d];
+  float* k = &k_[row * spec_.num_kv_heads * d];
+  if (chunk.policy.mode != AttentionPolicy::Mode::kWindow) {
+    ApplyRope(q, spec_.num_heads, d, rotary, rope_.inv_freq.data(), rope_.attention_scaling,
+              position);
+    ApplyRope(k, spec_.num_kv_heads, d, rotary, rope_.inv_freq.data(), rope_.attention_scaling,
+              position);
+    return;
+  }
+  if (UsesSinkQuery(chunk)) {
+    // Once the window has left the sinks behind, the query sits W-1 after the window's first
+    // key and num_sinks after the sinks' first; before that the sinks are ordinary keys.
+    const KeyRange range = RangeFor(chunk);
+    float* q_sink = &q_sinks_[row * spec_.num_heads * d];
+    std::copy_n(q, spec_.num_heads * d, q_sink);
+    ApplyRopeExactAngle(q_sink, spec_.num_heads, d, rotary, rope_.inv_freq.data(),
+                        rope_.attention_scaling,
+                        std::min(position, range.window - 1 + range.num_sinks));
+  }
+  ApplyRopeExactAngle(q, spec_.num_heads, d, rotary, rope_.inv_freq.data(), rope_.attention_scaling,
+                      position);
+  ApplyRopeExactAngle(k, spec_.num_kv_heads, d, rotary, rope_.inv_freq.data(),
+                      rope_.attention_scaling, position);
 }
 
 void CpuAttentionLayer::Run(const Activations& in, const Activations& out) {
@@ -158,9 +213,12 @@ void CpuAttentionLayer::Run(const Activations& in, const Activations& out) {
     const int h = static_cast<int>(i % spec_.num_heads);
     const ScheduledChunk& chunk = batch_->chunks[task.chunk];
     const int64_t row = chunk.first_token + task.token;
-    AttendOneHead(&q_[row * q_width + h * d], kv_, h / group, chunk.block_table.data(),
-                  chunk.num_computed + task.token, RangeFor(chunk), spec_.scale,
-                  &attended_[row * q_width + h * d]);
+    const float* q = &q_[row * q_width + h * d];
+    const float* q_sinks = UsesSinkQuery(chunk) ? &q_sinks_[row * q_width + h * d] : q;
+    const BlockTableView table{chunk.block_table.data(),
+                               static_cast<int>(chunk.block_table.size())};
+    AttendOneHead(q, q_sinks, kv_, h / group, table, chunk.num_computed + task.token,
+                  RangeFor(chunk), spec_.scale, &attended_[row * q_width + h * d]);
   }
   if (spec_.output_gate)
     for (int64_t i = 0; i < I64(num_tokens) * q_width; ++i)

@@ -13,7 +13,7 @@ class FlashBackend : public MixerBackend {
     descriptor_.kind = MixerKind::kAttention;
     descriptor_.device_class = DeviceClass::kCpu;
     descriptor_.dtypes = {DType::kF32};
-    descriptor_.window_policy = false;
+    descriptor_.window_policy = true;  // StreamingLLM sinks + window on full-attention layers
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
 

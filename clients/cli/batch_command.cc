@@ -1,9 +1,144 @@
 #include "clients/cli/batch_command.h"
 
-namespace junction::cli {
+#include <fstream>
+#include <iostream>
 
-absl::Status RunBatchCommand(const CliOptions&) {
-  return absl::UnimplementedError("--batch needs the engine runtime, which is not built yet");
+#include "absl/strings/str_cat.h"
+#include "backends/cpu/cpu_backends.h"
+#include "engine/common/status_macros.h"
+#include "engine/model/model_config.h"
+#include "engine/runtime/engine.h"
+#include "nlohmann/json.hpp"
+
+namespace junction::cli {
+namespace {
+
+struct BatchLine {
+  int line_number = 0;
+  GenerateRequest request;
+};
+
+absl::StatusOr<GenerateRequest> ParseLine(const std::string& text, const CliOptions& options) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  GenerateRequest request;
+  request.sampling = options.sampling;
+  if (j.contains("prompt"))
+    return absl::UnimplementedError(
+        "text prompts need the tokenizer, which --batch does not load yet; give \"ids\"");
+  if (!j.contains("ids") || !j["ids"].is_array() || j["ids"].empty())
+    return absl::InvalidArgumentError("needs \"ids\": a non-empty array of token ids");
+  for (const nlohmann::json& id : j["ids"]) {
+    if (!id.is_number_integer()) return absl::InvalidArgumentError("\"ids\" must be integers");
+    request.prompt.push_back(id.get<TokenId>());
+  }
+  if (j.contains("max_tokens")) {
+    if (!j["max_tokens"].is_number_integer())
+      return absl::InvalidArgumentError("\"max_tokens\" must be an integer");
+    request.sampling.max_tokens = j["max_tokens"].get<int>();
+  }
+  if (j.contains("temperature")) {
+    if (!j["temperature"].is_number())
+      return absl::InvalidArgumentError("\"temperature\" must be a number");
+    request.sampling.temperature = j["temperature"].get<float>();
+  }
+  if (j.contains("seed")) {
+    if (!j["seed"].is_number_unsigned())
+      return absl::InvalidArgumentError("\"seed\" must be a non-negative integer");
+    request.sampling.seed = j["seed"].get<uint64_t>();
+  }
+  RETURN_IF_ERROR(request.sampling.Validate());
+  return request;
+}
+
+absl::StatusOr<std::vector<BatchLine>> ReadBatchFile(const CliOptions& options) {
+  std::ifstream in(*options.batch_file);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", *options.batch_file));
+  std::vector<BatchLine> lines;
+  std::string text;
+  for (int number = 1; std::getline(in, text); ++number) {
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    absl::StatusOr<GenerateRequest> request = ParseLine(text, options);
+    if (!request.ok())
+      return absl::Status(request.status().code(), absl::StrCat(*options.batch_file, ":", number,
+                                                                ": ", request.status().message()));
+    lines.push_back({number, std::move(*request)});
+  }
+  if (lines.empty()) return absl::InvalidArgumentError(*options.batch_file + " has no requests");
+  return lines;
+}
+
+nlohmann::json PlanJson(const RequestPlan& plan) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerKindPlan& l : plan.layers)
+    layers.push_back({{"kind", l.kind}, {"backend", l.backend}, {"rejected", l.rejected}});
+  return {{"attention_policy", plan.attention_policy},
+          {"policy_reason", plan.policy_reason},
+          {"layers", layers}};
+}
+
+absl::StatusOr<std::unique_ptr<EngineApi>> LoadEngine(const CliOptions& options,
+                                                      const BackendRegistry& registry,
+                                                      const ModelSpec& spec) {
+  ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> weights, WeightStore::Open(options.model_dir));
+  std::shared_ptr<const WeightStore> shared(std::move(weights));
+  cpu::SetCpuThreads(options.num_threads);
+  DeviceInfo device;
+  device.name = "cpu";
+  const std::string pinned = options.engine.attention_backend;
+  return CreateEngine(spec, options.engine, device, registry,
+                      [&spec, &registry, shared, pinned](const CacheGeometry& geometry) {
+                        cpu::CpuRunnerOptions runner;
+                        runner.cache = geometry;
+                        if (!pinned.empty()) runner.pinned[MixerKind::kAttention] = pinned;
+                        return cpu::CreateCpuModelRunner(spec, shared, registry, runner);
+                      });
+}
+
+}  // namespace
+
+absl::Status RunBatchCommand(const CliOptions& options) {
+  ASSIGN_OR_RETURN(std::vector<BatchLine> lines, ReadBatchFile(options));
+  ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(options.model_dir));
+  BackendRegistry registry;
+  cpu::RegisterCpuBackends(registry);
+  ASSIGN_OR_RETURN(std::unique_ptr<EngineApi> engine, LoadEngine(options, registry, spec));
+  // Everything is submitted before anything is read: the lines run concurrently.
+  std::vector<absl::StatusOr<std::shared_ptr<RequestStream>>> streams;
+  for (BatchLine& line : lines) streams.push_back(engine->Submit(std::move(line.request)));
+  int failed = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    nlohmann::json out;
+    out["line"] = lines[i].line_number;
+    if (!streams[i].ok()) {
+      out["error"] = std::string(streams[i].status().message());
+      ++failed;
+      std::cout << out.dump() << "\n";
+      continue;
+    }
+    RequestStream& stream = **streams[i];
+    std::vector<TokenId> ids;
+    GenerationDelta last;
+    while (std::optional<GenerationDelta> delta = stream.Next()) {
+      ids.insert(ids.end(), delta->token_ids.begin(), delta->token_ids.end());
+      last = std::move(*delta);
+    }
+    out["ids"] = ids;
+    out["finish_reason"] = FinishReasonName(last.finish);
+    out["usage"] = {{"prompt_tokens", last.usage.prompt_tokens},
+                    {"completion_tokens", last.usage.completion_tokens},
+                    {"cached_prompt_tokens", last.usage.cached_prompt_tokens}};
+    out["plan"] = PlanJson(stream.plan());
+    if (last.finish == FinishReason::kError) {
+      out["error"] = std::string(last.error.message());
+      ++failed;
+    }
+    std::cout << out.dump() << "\n";
+  }
+  std::cout.flush();
+  if (failed > 0)
+    return absl::InternalError(absl::StrCat(failed, " of ", lines.size(), " requests failed"));
+  return absl::OkStatus();
 }
 
 }  // namespace junction::cli

@@ -24,6 +24,8 @@ bool ParseIds(const std::string& text, std::vector<TokenId>& ids) {
 
 std::string CliUsage() {
   return R"(usage: junction-cli --model DIR (--prompt TEXT | --ids 1,2,3) [options]
+       junction-cli --model DIR --chat [--system TEXT] [options]
+       junction-cli --server HOST:PORT (--prompt TEXT | --ids 1,2,3 | --chat --tokenizer DIR)
        junction-cli --tokenizer DIR (--tokenize FILE | --detokenize FILE)
 options:
   --max-tokens N        tokens to generate (default 64)
@@ -35,7 +37,13 @@ options:
   --dump-logits FILE    one forward over the prompt; write logits [T, vocab] as safetensors
   --prefill-chunk N     prefill the prompt N tokens at a time
   --threads N           CPU threads (default: all cores)
-)";
+  --chat                interactive chat with the model's chat template (/reset, /exit;
+                        Ctrl-C stops an answer)
+  --system TEXT         the chat's system message
+  --server HOST:PORT    generate on a junction-server (gRPC) instead of in-process
+  --batch FILE.jsonl    run every line ({"ids": [...], "max_tokens", "temperature", "seed"})
+                        concurrently through the engine; print JSONL results in input order
+)" + EngineFlagsUsage();
 }
 
 absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
@@ -45,6 +53,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") return absl::NotFoundError(CliUsage());
+    if (ParseEngineFlag(argc, argv, &i, o.engine, problems)) continue;
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) {
         problems.push_back(flag + " needs a value");
@@ -95,6 +104,9 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
     else if (flag == "--detokenize") o.detokenize_file = value();
     else if (flag == "--prefill-chunk") number(o.prefill_chunk);
     else if (flag == "--threads") number(o.num_threads);
+    else if (flag == "--chat") o.chat = true;
+    else if (flag == "--server") o.server = value();
+    else if (flag == "--system") o.system_prompt = value();
     else problems.push_back("unknown flag " + flag);
   }
   const bool tokenizer_mode = o.tokenize_file || o.detokenize_file;
@@ -103,12 +115,16 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
     if (o.tokenizer_dir.empty()) o.tokenizer_dir = o.model_dir;
     if (o.tokenizer_dir.empty()) problems.push_back("--tokenize/--detokenize need --tokenizer DIR");
   } else {
-    if (o.model_dir.empty()) problems.push_back("--model DIR is required");
-    if (!o.batch_file && o.prompt.has_value() == o.ids.has_value())
+    const bool remote = !o.server.empty();
+    if (o.model_dir.empty() && !remote) problems.push_back("--model DIR is required");
+    if (remote && o.chat && o.model_dir.empty() && o.tokenizer_dir.empty())
+      problems.push_back("--chat with --server needs --tokenizer DIR for the chat template");
+    if (!o.batch_file && !o.chat && o.prompt.has_value() == o.ids.has_value())
       problems.push_back("give exactly one of --prompt or --ids");
     if (o.tokenizer_dir.empty()) o.tokenizer_dir = o.model_dir;
   }
   if (o.prefill_chunk < 0) problems.push_back("--prefill-chunk must be >= 0");
+  if (absl::Status s = o.engine.Validate(); !s.ok()) problems.push_back(std::string(s.message()));
   if (absl::Status s = o.sampling.Validate(); !s.ok()) problems.push_back(std::string(s.message()));
   if (!problems.empty())
     return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));

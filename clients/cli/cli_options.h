@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/common/ids.h"
+#include "engine/runtime/engine.h"
 #include "engine/sampling/sampling_params.h"
 
 namespace junction::cli {
@@ -24,7 +25,10 @@ struct CliOptions {
   int prefill_chunk = 0;
   int num_threads = 0;
   SamplingParams sampling;
-  bool chat = false;
+  bool chat = false;          // --chat: the interactive chat REPL (clients/cli/chat_repl.h)
+  std::string server;         // --server HOST:PORT: generate on a junction-server over gRPC
+  std::string system_prompt;  // --system TEXT: the chat's system message
+  EngineConfig engine;  // engine flags (--kv-memory, --max-seqs, ...): used by --batch
 };
 
 // Parses argv. Errors name each bad flag; `--help` returns a NotFound status carrying usage.

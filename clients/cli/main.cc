@@ -4,8 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/batch_command.h"
+#include "clients/cli/chat_repl.h"
 #include "clients/cli/cli_options.h"
 #include "clients/cli/model_session.h"
+#if JUNCTION_WITH_GRPC
+#include "clients/cli/remote_client.h"
+#endif
 
 namespace {
 
@@ -15,6 +19,27 @@ int Fail(const absl::Status& status) {
     if (c == '\n') c = ' ';
   std::fprintf(stderr, "junction-cli: error: %s\n", message.c_str());
   return 1;
+}
+
+// --chat (in-process or with --server) and one-shot --server prompts.
+absl::Status RunChatOrRemote(const junction::cli::CliOptions& options) {
+  using namespace junction::cli;
+  std::unique_ptr<ChatBackend> backend;
+  if (!options.server.empty()) {
+#if JUNCTION_WITH_GRPC
+    if (!options.chat) return RunRemotePrompt(options);
+    absl::StatusOr<std::unique_ptr<ChatBackend>> remote = OpenRemoteChatBackend(options);
+    if (!remote.ok()) return remote.status();
+    backend = std::move(*remote);
+#else
+    return absl::UnimplementedError("--server needs gRPC, which this build lacks (JUNCTION_SERVER=OFF)");
+#endif
+  } else {
+    absl::StatusOr<std::unique_ptr<ChatBackend>> local = OpenLocalChatBackend(options);
+    if (!local.ok()) return local.status();
+    backend = std::move(*local);
+  }
+  return RunChatRepl(options, *backend);
 }
 
 }  // namespace
@@ -34,6 +59,10 @@ int main(int argc, char** argv) {
   if (options->tokenize_file || options->detokenize_file) return cli::RunTokenizerTool(*options);
   if (options->batch_file) {
     absl::Status status = cli::RunBatchCommand(*options);
+    return status.ok() ? 0 : Fail(status);
+  }
+  if (options->chat || !options->server.empty()) {
+    absl::Status status = RunChatOrRemote(*options);
     return status.ok() ? 0 : Fail(status);
   }
   auto session = cli::ModelSession::Open(*options);

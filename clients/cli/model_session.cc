@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "backends/cpu/cpu_backends.h"
+#include "clients/cli/tokenize_command.h"
 #include "engine/common/status_macros.h"
 #include "engine/generation/sequential_generator.h"
 #include "engine/model/model_config.h"
@@ -94,9 +95,11 @@ absl::Status ModelSession::DumpLogits(const CliOptions& options) {
       {{"logits", {static_cast<int64_t>(prompt.size()), spec_.vocab_size}, logits.data()}});
 }
 
-int RunTokenizerTool(const CliOptions&) {
-  std::fprintf(stderr, "junction-cli: error: tokenizer tools are not in this build yet\n");
-  return 1;
+int RunTokenizerTool(const CliOptions& options) {
+  const bool detokenize = options.detokenize_file.has_value();
+  return RunTokenizeCommand(options.tokenizer_dir,
+                            detokenize ? *options.detokenize_file : *options.tokenize_file,
+                            detokenize);
 }
 
 }  // namespace junction::cli

@@ -1,5 +1,6 @@
 // Llama-family configs: LlamaForCausalLM, Qwen2ForCausalLM (q/k/v bias), Qwen3ForCausalLM
 // (per-head q/k RMSNorm, optional sliding layers), MistralForCausalLM (sliding window).
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -15,12 +16,15 @@ std::vector<int> SlidingWindows(const std::string& arch, ConfigReader& c, int nu
   std::vector<int> windows(num_layers, 0);
   if (arch == "MistralForCausalLM") {
     // Absent means Mistral's default of 4096; an explicit null means no window.
-    const int window = c.Has("sliding_window") ? c.Int("sliding_window")
+    const int window = c.Has("sliding_window")        ? c.Int("sliding_window")
                        : c.Contains("sliding_window") ? 0
                                                       : 4096;
     for (int& v : windows) v = window;
     return windows;
   }
+  // Qwen: HF sets sliding_window = None unless use_sliding_window, whatever layer_types says.
+  const bool is_qwen = arch == "Qwen3ForCausalLM" || arch == "Qwen2ForCausalLM";
+  const bool qwen_slides = is_qwen && c.Bool("use_sliding_window", false);
   std::vector<std::string> types = c.StringList("layer_types");
   if (!types.empty()) {
     if (static_cast<int>(types.size()) != num_layers) {
@@ -29,7 +33,7 @@ std::vector<int> SlidingWindows(const std::string& arch, ConfigReader& c, int nu
     }
     for (int i = 0; i < num_layers; ++i) {
       if (types[i] == "sliding_attention") {
-        windows[i] = c.Int("sliding_window");
+        if (!is_qwen || qwen_slides) windows[i] = c.Int("sliding_window");
       } else if (types[i] != "full_attention") {
         c.Error(absl::StrCat("layer_types[", i, "] = '", types[i],
                              "' is not supported here (full_attention, sliding_attention)"));
@@ -37,11 +41,9 @@ std::vector<int> SlidingWindows(const std::string& arch, ConfigReader& c, int nu
     }
     return windows;
   }
-  if (arch == "Qwen3ForCausalLM" || arch == "Qwen2ForCausalLM") {
-    if (c.Bool("use_sliding_window", false)) {
-      const int first = c.Int("max_window_layers", num_layers);
-      for (int i = first; i < num_layers; ++i) windows[i] = c.Int("sliding_window");
-    }
+  if (qwen_slides) {
+    const int first = c.Int("max_window_layers", num_layers);
+    for (int i = std::max(first, 0); i < num_layers; ++i) windows[i] = c.Int("sliding_window");
   }
   return windows;
 }

@@ -29,6 +29,9 @@ int ModelSpec::NumLayersWithState() const {
     if (!layer.mixer) continue;
     const MixerKind k = layer.mixer->kind;
     n += k == MixerKind::kMamba2 || k == MixerKind::kGatedDeltaNet;
+    // PaTH keeps its w short-conv window per request in a state slot.
+    const auto* path = std::get_if<PathSpec>(&layer.mixer->params);
+    n += k == MixerKind::kPath && path != nullptr && path->w_shortconv;
   }
   return n;
 }

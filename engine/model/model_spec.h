@@ -73,6 +73,12 @@ struct GatedDeltaNetSpec {
   bool output_gate = true;
   bool norm_plus_one = false;  // output norm applied as (1 + w)
   float norm_eps = 1e-6f;
+  bool short_conv = true;   // causal conv + SiLU on q, k, v; false: SiLU only (fla use_short_conv)
+  float beta_scale = 1.0f;  // beta = beta_scale * sigmoid(b_proj x) (2 with fla allow_neg_eigval)
+  // Weight names: Qwen3.5 (in_proj_qkv / conv1d over [q|k|v], in_proj_z, in_proj_a, in_proj_b,
+  // norm, out_proj) or fla (q/k/v_proj, q/k/v_conv1d, g_proj, a_proj, b_proj, o_norm, o_proj).
+  bool fused_qkv = false;
+  int chunk_size = 64;  // prefill chunk of the WY/UT form
 };
 
 // PaTH attention (fla path_attn; DESIGN.md §4).

@@ -71,8 +71,8 @@ absl::Status BpeModel::LoadMerges(const nlohmann::json& merges) {
       const std::string text = merge.get<std::string>();
       const size_t space = text.find(' ');
       if (space == std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat("model BPE: merge \"", text,
-                                                       "\" is not two space-separated tokens"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("model BPE: merge \"", text, "\" is not two space-separated tokens"));
       }
       left = text.substr(0, space);
       right = text.substr(space + 1);

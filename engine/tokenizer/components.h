@@ -48,14 +48,13 @@ class Decoder {
       const nlohmann::json& config, const absl::flat_hash_set<std::string>* added_tokens);
 };
 
-// Adds special tokens around an encoded sequence (TemplateProcessing); ByteLevel and
-// RoBERTa-free pipelines are pass-through.
+// Adds special tokens around an encoded sequence (TemplateProcessing's "single" template);
+// ByteLevel is a pass-through. Only called when add_special_tokens is true.
 class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
   virtual std::vector<TokenId> Process(std::vector<TokenId> ids) const = 0;
 
-  // `resolve` maps a special token's string to its id (for templates that list only names).
   static absl::StatusOr<std::unique_ptr<PostProcessor>> Create(const nlohmann::json& config);
 };
 

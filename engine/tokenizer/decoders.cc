@@ -203,7 +203,7 @@ std::string ReplaceAll(std::string_view text, std::string_view from, std::string
 
 std::string CleanUpTokenization(std::string text) {
   static constexpr std::pair<const char*, const char*> kRules[] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
       {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : kRules) {
     if (text.find(from) != std::string::npos) text = ReplaceAll(text, from, to);

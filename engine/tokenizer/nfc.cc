@@ -19,18 +19,17 @@ constexpr int kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCo
 int CombiningClassOf(char32_t cp) {
   if (cp < 0x300) return 0;
   const auto* end = kCombiningClasses + kNumCombiningClasses;
-  const auto* it = std::lower_bound(kCombiningClasses, end, cp,
-                                    [](const CombiningClass& c, char32_t v) {
-                                      return c.code_point < v;
-                                    });
+  const auto* it =
+      std::lower_bound(kCombiningClasses, end, cp,
+                       [](const CombiningClass& c, char32_t v) { return c.code_point < v; });
   return it != end && it->code_point == cp ? it->ccc : 0;
 }
 
 const Decomposition* FindDecomposition(char32_t cp) {
   const auto* end = kDecompositions + kNumDecompositions;
-  const auto* it = std::lower_bound(
-      kDecompositions, end, cp,
-      [](const Decomposition& d, char32_t v) { return d.code_point < v; });
+  const auto* it =
+      std::lower_bound(kDecompositions, end, cp,
+                       [](const Decomposition& d, char32_t v) { return d.code_point < v; });
   return it != end && it->code_point == cp ? it : nullptr;
 }
 

@@ -41,8 +41,8 @@ class RegexPattern : public Pattern {
     while (offset <= text.size()) {
       // The caller guarantees well-formed UTF-8, so PCRE2's own check is skipped (it is O(n)
       // per call, which would make the loop quadratic).
-      const int rc = pcre2_match(code_, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, data,
-                                 nullptr);
+      const int rc =
+          pcre2_match(code_, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, data, nullptr);
       if (rc < 0) break;  // PCRE2_ERROR_NOMATCH or a resource limit: no further matches
       const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data);
       const size_t begin = ovector[0], end = ovector[1];
@@ -88,9 +88,8 @@ absl::StatusOr<std::unique_ptr<Pattern>> Pattern::CreateRegex(const std::string&
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof(message));
-    return absl::InvalidArgumentError(absl::StrCat("invalid regex pattern at offset ",
-                                                   error_offset, ": ",
-                                                   reinterpret_cast<char*>(message)));
+    return absl::InvalidArgumentError(absl::StrCat("invalid regex pattern at offset ", error_offset,
+                                                   ": ", reinterpret_cast<char*>(message)));
   }
   // JIT is an optimization only; the interpreter is used when it is unavailable.
   pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
@@ -104,8 +103,7 @@ absl::StatusOr<std::unique_ptr<Pattern>> Pattern::Create(const nlohmann::json& c
   if (config.is_object() && config.contains("Regex") && config["Regex"].is_string()) {
     return CreateRegex(config["Regex"].get<std::string>());
   }
-  return absl::InvalidArgumentError(
-      "pattern: expected {\"String\": ...} or {\"Regex\": ...}");
+  return absl::InvalidArgumentError("pattern: expected {\"String\": ...} or {\"Regex\": ...}");
 }
 
 }  // namespace junction

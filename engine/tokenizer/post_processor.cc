@@ -79,8 +79,7 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> CreateTemplate(const nlohmann::js
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessor::Create(
-    const nlohmann::json& config) {
+absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessor::Create(const nlohmann::json& config) {
   if (!config.is_object() || !config.contains("type") || !config["type"].is_string()) {
     return absl::InvalidArgumentError("post_processor: expected an object with a string \"type\"");
   }
@@ -98,9 +97,9 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> PostProcessor::Create(
     }
     return std::make_unique<SequencePostProcessor>(std::move(steps));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported post_processor type \"", type,
-      "\" (supported: TemplateProcessing, ByteLevel, Sequence)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported post_processor type \"", type,
+                   "\" (supported: TemplateProcessing, ByteLevel, Sequence)"));
 }
 
 }  // namespace junction

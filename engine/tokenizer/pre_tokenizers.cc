@@ -147,8 +147,8 @@ class MetaspacePreTokenizer : public PreTokenizer {
     std::vector<std::string> out;
     for (const std::string& word : words) {
       std::string text = ReplaceAll(word, " ", replacement_);
-      const bool prepend = prepend_ == Prepend::kAlways ||
-                           (prepend_ == Prepend::kFirst && first_section);
+      const bool prepend =
+          prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && first_section);
       if (prepend && text.compare(0, replacement_.size(), replacement_) != 0) {
         text.insert(0, replacement_);
       }
@@ -193,8 +193,8 @@ absl::StatusOr<SplitBehavior> ParseBehavior(const std::string& name) {
   if (name == "MergedWithPrevious") return SplitBehavior::kMergedWithPrevious;
   if (name == "MergedWithNext") return SplitBehavior::kMergedWithNext;
   if (name == "Contiguous") return SplitBehavior::kContiguous;
-  return absl::InvalidArgumentError(absl::StrCat("pre_tokenizer Split: unsupported behavior \"",
-                                                 name, "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("pre_tokenizer Split: unsupported behavior \"", name, "\""));
 }
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> CreateMetaspace(const nlohmann::json& config) {

@@ -76,10 +76,17 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& di
   if (std::ifstream(config_path).good()) {
     ASSIGN_OR_RETURN(config, ReadJsonFile(config_path));
   }
+  // Newer snapshots keep the template in its own file (transformers reads it the same way).
+  std::ifstream template_file(dir + "/chat_template.jinja", std::ios::binary);
+  if (template_file && !(config.is_object() && config.contains("chat_template"))) {
+    std::stringstream source;
+    source << template_file.rdbuf();
+    if (!config.is_object()) config = nlohmann::json::object();
+    config["chat_template"] = source.str();
+  }
   auto result = FromJson(tokenizer, config);
   if (!result.ok()) {
-    return absl::Status(result.status().code(),
-                        absl::StrCat(dir, ": ", result.status().message()));
+    return absl::Status(result.status().code(), absl::StrCat(dir, ": ", result.status().message()));
   }
   return result;
 }
@@ -130,7 +137,8 @@ absl::Status Tokenizer::LoadAddedTokens(const nlohmann::json& added_tokens) {
   }
   for (const auto& entry : added_tokens) {
     if (!entry.is_object() || !entry.contains("content") || !entry["content"].is_string() ||
-        !entry.contains("id") || !entry["id"].is_number_integer() || entry["id"].get<int64_t>() < 0) {
+        !entry.contains("id") || !entry["id"].is_number_integer() ||
+        entry["id"].get<int64_t>() < 0) {
       return absl::InvalidArgumentError(
           "tokenizer.json: an added token lacks a string \"content\" or an integer \"id\"");
     }
@@ -143,6 +151,7 @@ absl::Status Tokenizer::LoadAddedTokens(const nlohmann::json& added_tokens) {
     added_by_content_[token.content] = index;
     added_contents_.insert(token.content);
     if (token.special) special_ids_.insert(token.id);
+    added_first_bytes_[static_cast<uint8_t>(token.content[0])] = true;
     int32_t node = 0;
     for (unsigned char b : token.content) {
       const uint64_t key = (static_cast<uint64_t>(node) << 8) | b;
@@ -226,7 +235,8 @@ std::vector<Tokenizer::Section> Tokenizer::SplitAddedTokens(std::string_view tex
   std::vector<Section> sections;
   size_t start = 0, pos = 0;
   while (pos < text.size()) {
-    const AddedToken* token = trie_edges_.empty() ? nullptr : MatchAddedToken(text, pos);
+    const AddedToken* token =
+        added_first_bytes_[static_cast<uint8_t>(text[pos])] ? MatchAddedToken(text, pos) : nullptr;
     if (token == nullptr) {
       ++pos;
       continue;
@@ -250,15 +260,24 @@ std::vector<Tokenizer::Section> Tokenizer::SplitAddedTokens(std::string_view tex
   return sections;
 }
 
-void Tokenizer::EncodeSection(std::string_view text, bool first_section,
+void Tokenizer::EncodeSection(std::string_view text, bool first_section, WordCache& cache,
                               std::vector<TokenId>& ids) const {
+  constexpr size_t kMaxCachedWordBytes = 64;
   std::string normalized = normalizer_ ? normalizer_->Normalize(text) : std::string(text);
   if (normalized.empty()) return;
   std::vector<std::string> words;
   words.push_back(std::move(normalized));
   if (pre_tokenizer_) pre_tokenizer_->PreTokenize(words, first_section);
   const size_t begin = ids.size();
-  for (const std::string& word : words) model_->EncodeWord(word, ids);
+  for (std::string& word : words) {
+    if (word.size() > kMaxCachedWordBytes) {
+      model_->EncodeWord(word, ids);
+      continue;
+    }
+    auto [it, inserted] = cache.try_emplace(std::move(word));
+    if (inserted) model_->EncodeWord(it->first, it->second);
+    ids.insert(ids.end(), it->second.begin(), it->second.end());
+  }
   std::vector<TokenId> section(ids.begin() + begin, ids.end());
   model_->FuseUnknown(section);
   ids.resize(begin);
@@ -270,11 +289,12 @@ std::vector<TokenId> Tokenizer::Encode(std::string_view text, bool add_special_t
   std::vector<TokenId> ids;
   ids.reserve(valid.size() / 3 + 4);
   bool first_section = true;
+  WordCache cache;
   for (const Section& section : SplitAddedTokens(valid)) {
     if (section.added != nullptr) {
       ids.push_back(section.added->id);
     } else if (!section.text.empty()) {
-      EncodeSection(section.text, first_section, ids);
+      EncodeSection(section.text, first_section, cache, ids);
     }
     first_section = false;
   }

@@ -10,6 +10,7 @@
 // A Tokenizer is immutable after Load: every const method is thread-safe.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,12 +22,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "engine/common/ids.h"
+#include "engine/tokenizer/chat_template/chat_template.h"
 #include "nlohmann/json.hpp"
 
 namespace junction {
 
 class BpeModel;
-class ChatTemplate;
 class Decoder;
 class Normalizer;
 class PostProcessor;
@@ -34,7 +35,8 @@ class PreTokenizer;
 
 class Tokenizer {
  public:
-  // Loads DIR/tokenizer.json and (optional) DIR/tokenizer_config.json. NotFound when
+  // Loads DIR/tokenizer.json and (optional) DIR/tokenizer_config.json; the chat template comes
+  // from the config's "chat_template" or else DIR/chat_template.jinja. NotFound when
   // tokenizer.json is missing; InvalidArgument (naming the file and the offending part) when a
   // file is malformed, uses an unsupported component, or its chat_template does not parse.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& dir);
@@ -91,7 +93,11 @@ class Tokenizer {
   std::vector<Section> SplitAddedTokens(std::string_view text) const;
   // Longest added token matching at text[pos], or nullptr.
   const AddedToken* MatchAddedToken(std::string_view text, size_t pos) const;
-  void EncodeSection(std::string_view text, bool first_section, std::vector<TokenId>& ids) const;
+  // Ids of words already encoded during one Encode call (text repeats words a lot); local to
+  // the call, so Encode stays lock-free.
+  using WordCache = absl::flat_hash_map<std::string, std::vector<TokenId>>;
+  void EncodeSection(std::string_view text, bool first_section, WordCache& cache,
+                     std::vector<TokenId>& ids) const;
 
   std::unique_ptr<BpeModel> model_;
   std::unique_ptr<Normalizer> normalizer_;
@@ -108,6 +114,7 @@ class Tokenizer {
   absl::flat_hash_map<uint64_t, int32_t> trie_edges_;
   absl::flat_hash_map<int32_t, size_t> trie_terminals_;
   int32_t trie_num_nodes_ = 1;
+  std::array<bool, 256> added_first_bytes_{};  // quick rejection before walking the trie
 
   absl::flat_hash_set<TokenId> special_ids_;
   std::string bos_token_, eos_token_;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "backends/cpu/cpu_backends.h"
+#include "engine/generation/sequential_generator.h"
 #include "nlohmann/json.hpp"
 
 namespace junction::testing {
@@ -64,6 +65,43 @@ float MaxAbsDiff(const float* a, const float* b, size_t n) {
     if (!(d <= worst)) worst = std::isnan(d) ? INFINITY : d;
   }
   return worst;
+}
+
+void CheckGoldenCase(const std::string& name, int prefill_chunk) {
+  constexpr float kTolerance = 1e-3f;
+  GoldenCase golden = LoadGoldenCase(name);
+  auto runner = MakeCpuRunner(golden.model_dir);
+  const int vocab = runner->spec().vocab_size;
+  for (size_t i = 0; i < golden.prompts.size(); ++i) {
+    INFO(name << " prompt " << i << " (length " << golden.prompts[i].size() << "), prefill chunk "
+              << prefill_chunk);
+    SequentialGenerator generator(*runner);
+    SequentialOptions options;
+    options.prefill_chunk = prefill_chunk;
+    auto logits = generator.PromptLogits(golden.prompts[i], options);
+    INFO(logits.status().ToString());
+    REQUIRE(logits.ok());
+    const std::vector<float> expected = golden.Tensor("logits_" + std::to_string(i));
+    REQUIRE(logits->size() == expected.size());
+    CHECK(MaxAbsDiff(logits->data(), expected.data(), expected.size()) <= kTolerance);
+
+    SamplingParams greedy;
+    greedy.temperature = 0;
+    greedy.max_tokens = static_cast<int>(golden.greedy[i].size());
+    greedy.ignore_eos = true;
+    options.keep_step_logits = true;
+    auto result = generator.Generate(golden.prompts[i], greedy, options);
+    INFO(result.status().ToString());
+    REQUIRE(result.ok());
+    CHECK(result->ids == golden.greedy[i]);
+    const std::vector<float> step_expected = golden.Tensor("greedy_logits_" + std::to_string(i));
+    REQUIRE(step_expected.size() == golden.greedy[i].size() * vocab);
+    float worst = 0;
+    for (size_t s = 0; s < result->step_logits.size(); ++s)
+      worst = std::max(worst, MaxAbsDiff(result->step_logits[s].data(),
+                                         &step_expected[s * vocab], vocab));
+    CHECK(worst <= kTolerance);
+  }
 }
 
 }  // namespace junction::testing

@@ -36,4 +36,10 @@ float MaxAbsDiff(const float* a, const float* b, size_t n);
 
 std::string TestDataDir();
 
+// Checks tests/golden/<name> on the CPU runner: full-sequence logits of each prompt, its greedy
+// ids, and the logits at each greedy step (all within 1e-3 of transformers'), with the prompt
+// prefilled whole (prefill_chunk = 0) or in chunks of prefill_chunk tokens. Reports through
+// Catch2 CHECK / REQUIRE with the case, prompt and chunk in the message.
+void CheckGoldenCase(const std::string& name, int prefill_chunk);
+
 }  // namespace junction::testing

@@ -60,9 +60,9 @@ struct Stmt {
   };
   Kind kind;
   int line = 0;
-  std::string text;  // kText; kMacro: macro name
-  ExprPtr expr;      // kOutput, kFor iterable, kSet value
-  ExprPtr filter;    // kFor: optional "if" condition
+  std::string text;                  // kText; kMacro: macro name
+  ExprPtr expr;                      // kOutput, kFor iterable, kSet value
+  ExprPtr filter;                    // kFor: optional "if" condition
   std::vector<std::string> targets;  // kFor loop variables, kSet names
   std::string attr;                  // kSet on a namespace attribute
   std::vector<std::pair<ExprPtr, Body>> branches;

@@ -52,8 +52,7 @@ class ChatTemplate {
   absl::StatusOr<std::string> RenderWith(const nlohmann::ordered_json& variables) const;
 
  private:
-  explicit ChatTemplate(std::shared_ptr<const jinja::TemplateNode> root)
-      : root_(std::move(root)) {}
+  explicit ChatTemplate(std::shared_ptr<const jinja::TemplateNode> root) : root_(std::move(root)) {}
   std::shared_ptr<const jinja::TemplateNode> root_;
 };
 

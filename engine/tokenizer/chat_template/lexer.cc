@@ -6,7 +6,9 @@
 namespace junction::jinja {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -144,8 +146,8 @@ class Lexer {
         for (std::string_view two : kTwoChar) {
           if (rest.substr(0, 2) == two) op = std::string(two);
         }
-        if (op.size() == 1 && std::string_view("+-*/%~|.,:()[]{}=<>").find(c) ==
-                                  std::string_view::npos) {
+        if (op.size() == 1 &&
+            std::string_view("+-*/%~|.,:()[]{}=<>").find(c) == std::string_view::npos) {
           return Error(absl::StrCat("unexpected character '", std::string(1, c), "'"));
         }
         if (op == "{") ++curly_depth;
@@ -169,13 +171,27 @@ class Lexer {
       const char e = src_[i + 1];
       i += 2;
       switch (e) {
-        case 'n': value.push_back('\n'); break;
-        case 't': value.push_back('\t'); break;
-        case 'r': value.push_back('\r'); break;
-        case 'b': value.push_back('\b'); break;
-        case 'f': value.push_back('\f'); break;
-        case 'v': value.push_back('\v'); break;
-        case '0': value.push_back('\0'); break;
+        case 'n':
+          value.push_back('\n');
+          break;
+        case 't':
+          value.push_back('\t');
+          break;
+        case 'r':
+          value.push_back('\r');
+          break;
+        case 'b':
+          value.push_back('\b');
+          break;
+        case 'f':
+          value.push_back('\f');
+          break;
+        case 'v':
+          value.push_back('\v');
+          break;
+        case '0':
+          value.push_back('\0');
+          break;
         case 'x':
         case 'u': {
           const size_t digits = e == 'x' ? 2 : 4;
@@ -183,7 +199,7 @@ class Lexer {
           char32_t cp = 0;
           for (size_t k = 0; k < digits; ++k) {
             const char h = src_[i + k];
-            const int d = IsDigit(h) ? h - '0'
+            const int d = IsDigit(h)               ? h - '0'
                           : (h >= 'a' && h <= 'f') ? h - 'a' + 10
                           : (h >= 'A' && h <= 'F') ? h - 'A' + 10
                                                    : -1;
@@ -194,7 +210,8 @@ class Lexer {
           i += digits;
           break;
         }
-        default: value.push_back(e);  // \\ \' \" and unknown escapes keep the character
+        default:
+          value.push_back(e);  // \\ \' \" and unknown escapes keep the character
       }
     }
     if (i >= src_.size()) {

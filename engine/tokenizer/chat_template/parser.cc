@@ -75,8 +75,8 @@ class Parser {
       const Token& t = Peek();
       if (t.kind == TK::kEnd) {
         if (!ends.empty()) {
-          return Error(absl::StrCat("unexpected end of template (missing {% ", *ends.rbegin(),
-                                    " %})"));
+          return Error(
+              absl::StrCat("unexpected end of template (missing {% ", *ends.rbegin(), " %})"));
         }
         return body;
       }
@@ -270,8 +270,8 @@ class Parser {
     while (true) {
       std::string op;
       if (Peek().kind == TK::kOp &&
-          (Peek().text == "==" || Peek().text == "!=" || Peek().text == "<" ||
-           Peek().text == ">" || Peek().text == "<=" || Peek().text == ">=")) {
+          (Peek().text == "==" || Peek().text == "!=" || Peek().text == "<" || Peek().text == ">" ||
+           Peek().text == "<=" || Peek().text == ">=")) {
         op = Peek().text;
         Take();
       } else if (IsName("in")) {
@@ -403,9 +403,8 @@ absl::StatusOr<ExprPtr> Parser::ParsePostfix(ExprPtr node) {
         RETURN_IF_ERROR(ParseArgs(test->args, test->kwargs));
       } else if (Peek().kind == TK::kString || Peek().kind == TK::kInt ||
                  Peek().kind == TK::kFloat ||
-                 (Peek().kind == TK::kName && !IsName("and") && !IsName("or") &&
-                  !IsName("else") && !IsName("if") && !IsName("in") && !IsName("not") &&
-                  !IsName("is"))) {
+                 (Peek().kind == TK::kName && !IsName("and") && !IsName("or") && !IsName("else") &&
+                  !IsName("if") && !IsName("in") && !IsName("not") && !IsName("is"))) {
         ASSIGN_OR_RETURN(ExprPtr arg, ParsePrimary());
         test->args.push_back(std::move(arg));
       }
@@ -431,7 +430,8 @@ absl::StatusOr<ExprPtr> Parser::ParsePrimary() {
       if (t.kind == TK::kFloat) return MakeLiteral(Value(std::strtod(text.c_str(), nullptr)), line);
       int64_t value = 0;
       const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (result.ec != std::errc()) return Error(absl::StrCat("integer literal out of range: ", text));
+      if (result.ec != std::errc())
+        return Error(absl::StrCat("integer literal out of range: ", text));
       return MakeLiteral(Value(value), line);
     }
     case TK::kName: {
@@ -441,8 +441,10 @@ absl::StatusOr<ExprPtr> Parser::ParsePrimary() {
       if (name == "none" || name == "None") return MakeLiteral(Value::None(), line);
       return MakeExpr(Expr::Kind::kName, line, name, {});
     }
-    case TK::kOp: break;
-    default: return Error(absl::StrCat("unexpected '", t.text, "' in expression"));
+    case TK::kOp:
+      break;
+    default:
+      return Error(absl::StrCat("unexpected '", t.text, "' in expression"));
   }
   if (IsOp("(")) {
     Take();

@@ -20,13 +20,27 @@ void AppendJsonString(const std::string& s, std::string& out) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
@@ -87,10 +101,13 @@ absl::StatusOr<Value> Value::Call(std::vector<Value>& args, KeywordArgs& kwargs)
 
 Value Value::FromJson(const nlohmann::ordered_json& json) {
   switch (json.type()) {
-    case nlohmann::ordered_json::value_t::null: return None();
-    case nlohmann::ordered_json::value_t::boolean: return Value(json.get<bool>());
+    case nlohmann::ordered_json::value_t::null:
+      return None();
+    case nlohmann::ordered_json::value_t::boolean:
+      return Value(json.get<bool>());
     case nlohmann::ordered_json::value_t::number_integer:
-    case nlohmann::ordered_json::value_t::number_unsigned: return Value(json.get<int64_t>());
+    case nlohmann::ordered_json::value_t::number_unsigned:
+      return Value(json.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_float: {
       // JavaScript has one number type: integral floats behave as integers there.
       const double d = json.get<double>();
@@ -99,7 +116,8 @@ Value Value::FromJson(const nlohmann::ordered_json& json) {
       }
       return Value(d);
     }
-    case nlohmann::ordered_json::value_t::string: return Value(json.get<std::string>());
+    case nlohmann::ordered_json::value_t::string:
+      return Value(json.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       Array items;
       for (const auto& item : json) items.push_back(FromJson(item));
@@ -110,46 +128,63 @@ Value Value::FromJson(const nlohmann::ordered_json& json) {
       for (const auto& [key, item] : json.items()) object->items.emplace_back(key, FromJson(item));
       return Value(std::move(object));
     }
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
 bool Value::Truthy() const {
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return false;
-    case Kind::kBool: return bool_;
-    case Kind::kInt: return int_ != 0;
-    case Kind::kFloat: return float_ != 0;
-    case Kind::kString: return !string_->empty();
-    case Kind::kArray: return !array_->empty();
-    case Kind::kObject: return !object_->items.empty() || object_->is_namespace;
-    case Kind::kFunction: return true;
+    case Kind::kNone:
+      return false;
+    case Kind::kBool:
+      return bool_;
+    case Kind::kInt:
+      return int_ != 0;
+    case Kind::kFloat:
+      return float_ != 0;
+    case Kind::kString:
+      return !string_->empty();
+    case Kind::kArray:
+      return !array_->empty();
+    case Kind::kObject:
+      return !object_->items.empty() || object_->is_namespace;
+    case Kind::kFunction:
+      return true;
   }
   return false;
 }
 
 std::string Value::ToString() const {
   switch (kind_) {
-    case Kind::kUndefined: return "";
-    case Kind::kString: return *string_;
-    case Kind::kInt: return absl::StrCat(int_);
+    case Kind::kUndefined:
+      return "";
+    case Kind::kString:
+      return *string_;
+    case Kind::kInt:
+      return absl::StrCat(int_);
     case Kind::kFloat:
       if (float_ == std::floor(float_) && std::fabs(float_) < 1e16) {
         return absl::StrFormat("%.1f", float_);
       }
       return ShortestDouble(float_);
-    default: return Repr();
+    default:
+      return Repr();
   }
 }
 
 std::string Value::Repr() const {
   switch (kind_) {
-    case Kind::kUndefined: return "";
-    case Kind::kNone: return "None";
-    case Kind::kBool: return bool_ ? "True" : "False";
+    case Kind::kUndefined:
+      return "";
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return bool_ ? "True" : "False";
     case Kind::kInt:
-    case Kind::kFloat: return ToString();
+    case Kind::kFloat:
+      return ToString();
     case Kind::kString: {
       std::string out = "'";
       for (char c : *string_) {
@@ -178,7 +213,8 @@ std::string Value::Repr() const {
       }
       return out + "}";
     }
-    case Kind::kFunction: return "<function " + *string_ + ">";
+    case Kind::kFunction:
+      return "<function " + *string_ + ">";
   }
   return "";
 }
@@ -188,22 +224,32 @@ std::string Value::ToJson(int indent, int depth) const {
   switch (kind_) {
     case Kind::kUndefined:
     case Kind::kNone:
-    case Kind::kFunction: return "null";
-    case Kind::kBool: return bool_ ? "true" : "false";
-    case Kind::kInt: return absl::StrCat(int_);
+    case Kind::kFunction:
+      return "null";
+    case Kind::kBool:
+      return bool_ ? "true" : "false";
+    case Kind::kInt:
+      return absl::StrCat(int_);
     case Kind::kFloat:
       if (!std::isfinite(float_)) return "null";
       if (float_ == std::floor(float_) && std::fabs(float_) < 1e16) {
         return absl::StrCat(static_cast<int64_t>(float_));
       }
       return ShortestDouble(float_);
-    case Kind::kString: AppendJsonString(*string_, out); return out;
+    case Kind::kString:
+      AppendJsonString(*string_, out);
+      return out;
     case Kind::kArray:
-    case Kind::kObject: break;
+    case Kind::kObject:
+      break;
   }
   const std::string item_sep = indent > 0 ? "," : ", ";
-  const std::string pad = indent > 0 ? "\n" + std::string(indent * depth, ' ') : "";
-  const std::string child_pad = indent > 0 ? "\n" + std::string(indent * (depth + 1), ' ') : "";
+  // Built with append: GCC 12 warns (-Wrestrict, a false positive) on "\n" + std::string.
+  std::string pad, child_pad;
+  if (indent > 0) {
+    pad.append(1, '\n').append(static_cast<size_t>(indent) * depth, ' ');
+    child_pad.append(1, '\n').append(static_cast<size_t>(indent) * (depth + 1), ' ');
+  }
   std::vector<std::string> parts;
   if (is_array()) {
     for (const Value& item : *array_) parts.push_back(item.ToJson(indent, depth + 1));
@@ -235,15 +281,24 @@ std::string Value::ToJson(int indent, int depth) const {
 
 std::string Value::TypeName() const {
   switch (kind_) {
-    case Kind::kUndefined: return "undefined";
-    case Kind::kNone: return "none";
-    case Kind::kBool: return "boolean";
-    case Kind::kInt: return "integer";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "string";
-    case Kind::kArray: return "list";
-    case Kind::kObject: return object_->is_namespace ? "namespace" : "dict";
-    case Kind::kFunction: return "function";
+    case Kind::kUndefined:
+      return "undefined";
+    case Kind::kNone:
+      return "none";
+    case Kind::kBool:
+      return "boolean";
+    case Kind::kInt:
+      return "integer";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "string";
+    case Kind::kArray:
+      return "list";
+    case Kind::kObject:
+      return object_->is_namespace ? "namespace" : "dict";
+    case Kind::kFunction:
+      return "function";
   }
   return "?";
 }
@@ -253,9 +308,12 @@ bool Value::Equals(const Value& other) const {
   if (kind_ != other.kind_) return false;
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return true;
-    case Kind::kBool: return bool_ == other.bool_;
-    case Kind::kString: return *string_ == *other.string_;
+    case Kind::kNone:
+      return true;
+    case Kind::kBool:
+      return bool_ == other.bool_;
+    case Kind::kString:
+      return *string_ == *other.string_;
     case Kind::kArray: {
       if (array_->size() != other.array_->size()) return false;
       for (size_t i = 0; i < array_->size(); ++i) {
@@ -272,7 +330,8 @@ bool Value::Equals(const Value& other) const {
       }
       return true;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 

@@ -1,0 +1,152 @@
+#include "backends/cuda/attention_layer.h"
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device_weights.h"
+#include "backends/cuda/gemm.h"
+#include "backends/cuda/kernels/dense_ops.h"
+#include "backends/cuda/kernels/flash_attention.h"
+#include "engine/common/status_macros.h"
+#include "engine/model/rope.h"
+
+namespace junction::cuda {
+namespace {
+
+int64_t I64(int v) { return static_cast<int64_t>(v); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
+    const LayerContext& context, CudaContext* cuda, DType dtype) {
+  std::unique_ptr<CudaAttentionLayer> layer(new CudaAttentionLayer());
+  const AttentionSpec& spec = std::get<AttentionSpec>(context.mixer->params);
+  layer->cuda_ = cuda;
+  layer->dtype_ = dtype;
+  layer->spec_ = spec;
+  layer->hidden_ = context.model->hidden_size;
+  layer->norm_eps_ = context.model->norm_eps;
+  layer->norm_plus_one_ = context.model->norm_plus_one;
+  layer->cache_ = context.cache;
+  const WeightStore& w = *context.weights;
+  const std::string& p = context.mixer->weight_prefix;
+  const int64_t hidden = layer->hidden_;
+  const int64_t q_rows = I64(spec.num_heads) * spec.head_dim;
+  const int64_t kv_rows = I64(spec.num_kv_heads) * spec.head_dim;
+  DeviceArena& arena = layer->weights_;
+  ASSIGN_OR_RETURN(
+      layer->w_qkv_,
+      UploadStacked(arena, w, {p + "q_proj.weight", p + "k_proj.weight", p + "v_proj.weight"},
+                    {q_rows, kv_rows, kv_rows}, hidden, dtype));
+  ASSIGN_OR_RETURN(layer->w_o_,
+                   UploadStacked(arena, w, {p + "o_proj.weight"}, {hidden}, q_rows, dtype));
+  if (spec.qkv_bias) {
+    std::vector<float> bias;
+    for (const auto& [name, rows] :
+         {std::pair{p + "q_proj.bias", q_rows}, std::pair{p + "k_proj.bias", kv_rows},
+          std::pair{p + "v_proj.bias", kv_rows}}) {
+      ASSIGN_OR_RETURN(const float* b, w.GetF32(name, {rows}));
+      bias.insert(bias.end(), b, b + rows);
+    }
+    ASSIGN_OR_RETURN(void* dev, arena.Upload(bias.data(), bias.size() * sizeof(float)));
+    layer->qkv_bias_ = static_cast<const float*>(dev);
+  }
+  if (spec.o_bias) {
+    ASSIGN_OR_RETURN(layer->o_bias_, UploadF32(arena, w, p + "o_proj.bias", {hidden}));
+  }
+  if (spec.qk_norm) {
+    ASSIGN_OR_RETURN(layer->q_norm_, UploadF32(arena, w, p + "q_norm.weight", {spec.head_dim}));
+    ASSIGN_OR_RETURN(layer->k_norm_, UploadF32(arena, w, p + "k_norm.weight", {spec.head_dim}));
+  }
+  const RopeFrequencies rope = ComputeRopeFrequencies(spec.rope);
+  if (!rope.inv_freq.empty()) {
+    ASSIGN_OR_RETURN(void* dev,
+                     arena.Upload(rope.inv_freq.data(), rope.inv_freq.size() * sizeof(float)));
+    layer->inv_freq_ = static_cast<const float*>(dev);
+    layer->attention_scaling_ = rope.attention_scaling;
+  }
+  layer->decode_ctas_per_sm_ = FlashDecodeCtasPerSm(spec.head_dim);
+  const size_t cache_bytes = static_cast<size_t>(context.cache.num_blocks) *
+                             context.cache.block_size * kv_rows * DTypeSize(dtype);
+  ASSIGN_OR_RETURN(layer->k_cache_, DeviceBuffer::Allocate(cache_bytes));
+  ASSIGN_OR_RETURN(layer->v_cache_, DeviceBuffer::Allocate(cache_bytes));
+  RETURN_IF_CUDA_ERROR(cudaMemset(layer->k_cache_.data(), 0, cache_bytes));
+  RETURN_IF_CUDA_ERROR(cudaMemset(layer->v_cache_.data(), 0, cache_bytes));
+  RETURN_IF_CUDA_ERROR(cudaDeviceSynchronize());  // order the legacy-stream memsets first
+  return layer;
+}
+
+absl::Status CudaAttentionLayer::Plan(const StepBatch& batch) {
+  for (const ScheduledChunk& chunk : batch.chunks)
+    if (chunk.policy.mode == AttentionPolicy::Mode::kWindow)
+      return absl::FailedPreconditionError("cuda.flash has no window policy (sinks + window)");
+  FlashPlanConfig config;
+  config.num_heads = spec_.num_heads;
+  config.num_kv_heads = spec_.num_kv_heads;
+  config.head_dim = spec_.head_dim;
+  config.block_size = cache_.block_size;
+  config.num_blocks = cache_.num_blocks;
+  config.num_sms = cuda_->num_sms();
+  config.decode_ctas_per_sm = decode_ctas_per_sm_;
+  RETURN_IF_ERROR(plan_.Build(batch, config, cuda_->stream()));
+  num_tokens_ = batch.num_tokens();
+  const size_t t = std::max(num_tokens_, 1);
+  const int elem = DTypeSize(dtype_);
+  const int64_t d = spec_.head_dim;
+  RETURN_IF_ERROR(qkv_.Reserve(t * (spec_.num_heads + 2 * spec_.num_kv_heads) * d * elem));
+  RETURN_IF_ERROR(q_.Reserve(t * spec_.num_heads * d * elem));
+  RETURN_IF_ERROR(attended_.Reserve(t * spec_.num_heads * d * elem));
+  return absl::OkStatus();
+}
+
+void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
+  JUNCTION_CHECK(in.num_tokens == num_tokens_, "Run over %d tokens, planned %d", in.num_tokens,
+                 num_tokens_);
+  if (num_tokens_ == 0) return;
+  const cudaStream_t stream = cuda_->stream();
+  const int d = spec_.head_dim;
+  const int64_t qkv_width = I64(spec_.num_heads + 2 * spec_.num_kv_heads) * d;
+  const int64_t q_width = I64(spec_.num_heads) * d;
+  CHECK_CUDA(cudaGetLastError());
+  absl::Status status =
+      Gemm(*cuda_, {in.data, w_qkv_, qkv_.data(), num_tokens_, qkv_width, hidden_, dtype_, dtype_});
+  JUNCTION_CHECK(status.ok(), "%s", status.ToString().c_str());
+
+  PrepareQkvParams prep;
+  prep.qkv = qkv_.data();
+  prep.bias = qkv_bias_;
+  prep.q_norm = q_norm_;
+  prep.k_norm = k_norm_;
+  prep.norm_eps = norm_eps_;
+  prep.norm_plus_one = norm_plus_one_;
+  prep.inv_freq = inv_freq_;
+  prep.rotary_dim = spec_.rope.rotary_dim;
+  prep.attention_scaling = attention_scaling_;
+  prep.positions = plan_.positions();
+  prep.slots = plan_.slots();
+  prep.q_out = q_.data();
+  prep.k_cache = k_cache_.data();
+  prep.v_cache = v_cache_.data();
+  prep.num_tokens = num_tokens_;
+  prep.num_heads = spec_.num_heads;
+  prep.num_kv_heads = spec_.num_kv_heads;
+  prep.head_dim = d;
+  LaunchPrepareQkv(prep, dtype_, stream);
+
+  auto bind = [&](FlashParams p) {
+    p.q = q_.data();
+    p.k_cache = k_cache_.data();
+    p.v_cache = v_cache_.data();
+    p.o = attended_.data();
+    p.scale = spec_.scale;
+    return p;
+  };
+  if (plan_.num_prefill_items() > 0)
+    LaunchFlashPrefill(bind(plan_.PrefillParams()), dtype_, stream);
+  if (plan_.num_decode_items() > 0) LaunchFlashDecode(bind(plan_.DecodeParams()), dtype_, stream);
+  status = Gemm(*cuda_,
+                {attended_.data(), w_o_, out.data, num_tokens_, hidden_, q_width, dtype_, dtype_});
+  JUNCTION_CHECK(status.ok(), "%s", status.ToString().c_str());
+  if (o_bias_) LaunchAddBias(out.data, o_bias_, num_tokens_, hidden_, dtype_, stream);
+  CHECK_CUDA(cudaGetLastError());
+}
+
+}  // namespace junction::cuda

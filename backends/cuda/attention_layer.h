@@ -1,0 +1,57 @@
+// CudaAttentionLayer: a softmax-attention mixer on the GPU. One fused q|k|v GEMM, one kernel for
+// bias + per-head q/k RMSNorm + RoPE + writing K/V into the paged cache, flash attention over the
+// cache (prefill tiles and split-KV decode tiles from one FlashPlan), and the output GEMM.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "backends/cuda/cuda_context.h"
+#include "backends/cuda/device_memory.h"
+#include "backends/cuda/flash_plan.h"
+#include "engine/backend/mixer_backend.h"
+
+namespace junction::cuda {
+
+class CudaAttentionLayer : public MixerLayer {
+ public:
+  // Uploads the layer's weights and allocates its K/V caches
+  // ([num_blocks, block_size, num_kv_heads, head_dim] each, zeroed).
+  static absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> Create(const LayerContext& context,
+                                                                    CudaContext* cuda, DType dtype);
+
+  // Plans the flash tiles and uploads them; grows scratch buffers to the step's token count.
+  absl::Status Plan(const StepBatch& batch) override;
+  // in/out: [num_tokens, hidden] device activations of the layer's dtype.
+  void Run(const Activations& in, const Activations& out) override;
+
+  const void* k_cache() const { return k_cache_.data(); }
+  const void* v_cache() const { return v_cache_.data(); }
+
+ private:
+  CudaAttentionLayer() = default;
+
+  CudaContext* cuda_ = nullptr;
+  DType dtype_ = DType::kBF16;
+  AttentionSpec spec_;
+  int hidden_ = 0;
+  float norm_eps_ = 1e-6f;
+  bool norm_plus_one_ = false;
+  CacheGeometry cache_;
+  DeviceArena weights_{0};
+  const void* w_qkv_ = nullptr;  // [(num_heads + 2 * num_kv_heads) * head_dim, hidden]
+  const void* w_o_ = nullptr;    // [hidden, num_heads * head_dim]
+  const float* qkv_bias_ = nullptr;
+  const float* o_bias_ = nullptr;
+  const float* q_norm_ = nullptr;
+  const float* k_norm_ = nullptr;
+  const float* inv_freq_ = nullptr;
+  float attention_scaling_ = 1.0f;
+  DeviceBuffer k_cache_, v_cache_;
+  DeviceBuffer qkv_, q_, attended_;  // scratch, grow-only
+  FlashPlan plan_;
+  int num_tokens_ = 0;
+  int decode_ctas_per_sm_ = 1;
+};
+
+}  // namespace junction::cuda

@@ -1,0 +1,36 @@
+// Entry points of the CUDA backend: registering its mixer backends, building a model runner and
+// querying the device. Mirrors backends/cpu/cpu_backends.h.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/backend/backend_registry.h"
+#include "engine/backend/model_runner.h"
+
+namespace junction::cuda {
+
+// The CUDA device the backend would use (device 0): its compute capability and name.
+// Unavailable (not a crash) when there is no device or no usable driver.
+absl::StatusOr<DeviceInfo> QueryCudaDevice();
+
+// Adds every CUDA mixer backend to `registry` ("cuda.flash"), after whatever is there.
+void RegisterCudaBackends(BackendRegistry& registry);
+
+struct CudaRunnerOptions {
+  CacheGeometry cache;
+  // Pinned backend name per mixer kind; empty = the first CUDA backend that accepts the layer.
+  std::map<MixerKind, std::string> pinned;
+};
+
+// Loads `spec` onto the GPU in bf16 (weights converted from whatever the files store) with the
+// first registered backend that accepts each layer on this device. Llama-family layers only:
+// softmax attention + SwiGLU MLP. Errors: no device, a missing or misshapen weight (named), a
+// layer no backend serves (with every rejection), out of device memory.
+absl::StatusOr<std::unique_ptr<ModelRunner>> CreateCudaModelRunner(
+    const ModelSpec& spec, std::shared_ptr<const WeightStore> weights,
+    const BackendRegistry& registry, const CudaRunnerOptions& options);
+
+}  // namespace junction::cuda

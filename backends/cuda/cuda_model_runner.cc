@@ -1,0 +1,243 @@
+// The CUDA model runner: embedding (into a float32 residual stream), per layer (add + RMSNorm ->
+// mixer, add + RMSNorm -> SwiGLU MLP), final add + norm of the rows that need logits, LM head in
+// float32 out. bf16 activations and weights, float32 accumulation everywhere.
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "backends/cuda/cuda_backends.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_context.h"
+#include "backends/cuda/device_weights.h"
+#include "backends/cuda/gemm.h"
+#include "backends/cuda/kernels/dense_ops.h"
+#include "engine/common/status_macros.h"
+
+namespace junction::cuda {
+namespace {
+
+struct CudaMlp {
+  int64_t intermediate = 0;
+  const void* gate_up = nullptr;  // [2 * intermediate, hidden]: gate rows, then up rows
+  const void* down = nullptr;     // [hidden, intermediate]
+};
+
+struct CudaLayer {
+  std::unique_ptr<MixerLayer> mixer;
+  std::string backend;
+  const float* mixer_norm = nullptr;
+  std::optional<CudaMlp> mlp;
+  const float* mlp_norm = nullptr;
+};
+
+class CudaModelRunner : public ModelRunner {
+ public:
+  CudaModelRunner(ModelSpec spec, std::shared_ptr<const WeightStore> weights, CacheGeometry cache,
+                  CudaContext* cuda)
+      : spec_(std::move(spec)), weights_(std::move(weights)), cache_(cache), cuda_(cuda) {}
+
+  absl::Status Load(const BackendRegistry& registry, const CudaRunnerOptions& options);
+  absl::Status ForwardToHost(const StepBatch& batch, std::vector<float>& logits) override;
+
+  const ModelSpec& spec() const override { return spec_; }
+  const CacheGeometry& cache() const override { return cache_; }
+  const DeviceInfo& device() const override { return cuda_->device(); }
+  std::vector<LayerBackend> layer_backends() const override {
+    std::vector<LayerBackend> out;
+    for (size_t i = 0; i < layers_.size(); ++i)
+      if (layers_[i].mixer)
+        out.push_back({static_cast<int>(i), spec_.layers[i].mixer->kind, layers_[i].backend});
+    return out;
+  }
+
+ private:
+  absl::Status LoadMlp(const LayerSpec& layer_spec, CudaLayer& layer);
+  absl::Status Reserve(int num_tokens, int num_rows);
+  absl::Status RunMlp(const CudaMlp& mlp, int num_tokens);
+
+  static constexpr DType kDType = DType::kBF16;
+  ModelSpec spec_;
+  std::shared_ptr<const WeightStore> weights_;
+  CacheGeometry cache_;
+  CudaContext* cuda_;
+  DeviceArena arena_;
+  const void* embedding_ = nullptr;
+  const float* final_norm_ = nullptr;
+  const void* lm_head_ = nullptr;
+  std::vector<CudaLayer> layers_;
+  int64_t max_intermediate_ = 0;
+  // Per-step buffers (grow-only).
+  DeviceBuffer x_, h_, y_, gate_up_, act_, rows_h_, logits_, inputs_;
+  PinnedBuffer inputs_host_, logits_host_;
+};
+
+absl::Status CudaModelRunner::LoadMlp(const LayerSpec& layer_spec, CudaLayer& layer) {
+  const MlpSpec& mlp_spec = *layer_spec.mlp;
+  if (mlp_spec.kind != MlpKind::kSwiGlu)
+    return absl::UnimplementedError("the CUDA runner serves SwiGLU MLPs only");
+  const int64_t hidden = spec_.hidden_size, inter = mlp_spec.intermediate_size;
+  CudaMlp mlp;
+  mlp.intermediate = inter;
+  if (!mlp_spec.fused_gate_up.empty()) {
+    ASSIGN_OR_RETURN(mlp.gate_up, UploadStacked(arena_, *weights_, {mlp_spec.fused_gate_up},
+                                                {2 * inter}, hidden, kDType));
+  } else {
+    ASSIGN_OR_RETURN(mlp.gate_up, UploadStacked(arena_, *weights_, {mlp_spec.gate, mlp_spec.up},
+                                                {inter, inter}, hidden, kDType));
+  }
+  ASSIGN_OR_RETURN(mlp.down,
+                   UploadStacked(arena_, *weights_, {mlp_spec.down}, {hidden}, inter, kDType));
+  ASSIGN_OR_RETURN(layer.mlp_norm, UploadF32(arena_, *weights_, layer_spec.mlp_norm, {hidden}));
+  layer.mlp = mlp;
+  max_intermediate_ = std::max(max_intermediate_, inter);
+  return absl::OkStatus();
+}
+
+absl::Status CudaModelRunner::Load(const BackendRegistry& registry,
+                                   const CudaRunnerOptions& options) {
+  const int64_t hidden = spec_.hidden_size, vocab = spec_.vocab_size;
+  ASSIGN_OR_RETURN(embedding_,
+                   UploadStacked(arena_, *weights_, {spec_.embedding}, {vocab}, hidden, kDType));
+  ASSIGN_OR_RETURN(final_norm_, UploadF32(arena_, *weights_, spec_.final_norm, {hidden}));
+  if (spec_.lm_head == spec_.embedding) {
+    lm_head_ = embedding_;
+  } else {
+    ASSIGN_OR_RETURN(lm_head_,
+                     UploadStacked(arena_, *weights_, {spec_.lm_head}, {vocab}, hidden, kDType));
+  }
+  for (int i = 0; i < static_cast<int>(spec_.layers.size()); ++i) {
+    const LayerSpec& layer_spec = spec_.layers[i];
+    CudaLayer layer;
+    if (layer_spec.mixer) {
+      auto pinned = options.pinned.find(layer_spec.mixer->kind);
+      ASSIGN_OR_RETURN(BackendSelection selection,
+                       registry.Select(*layer_spec.mixer, cuda_->device(),
+                                       pinned == options.pinned.end() ? "" : pinned->second));
+      LayerContext context{&spec_, i, &*layer_spec.mixer, weights_.get(), cache_};
+      ASSIGN_OR_RETURN(layer.mixer, selection.backend->CreateLayer(context));
+      layer.backend = selection.backend->descriptor().name;
+      ASSIGN_OR_RETURN(layer.mixer_norm,
+                       UploadF32(arena_, *weights_, layer_spec.mixer_norm, {hidden}));
+    }
+    if (layer_spec.mlp) RETURN_IF_ERROR(LoadMlp(layer_spec, layer));
+    layers_.push_back(std::move(layer));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaModelRunner::Reserve(int num_tokens, int num_rows) {
+  const size_t t = std::max(num_tokens, 1), r = std::max(num_rows, 1);
+  const size_t hidden = spec_.hidden_size, elem = DTypeSize(kDType);
+  RETURN_IF_ERROR(x_.Reserve(t * hidden * sizeof(float)));
+  RETURN_IF_ERROR(h_.Reserve(t * hidden * elem));
+  RETURN_IF_ERROR(y_.Reserve(t * hidden * elem));
+  RETURN_IF_ERROR(gate_up_.Reserve(t * 2 * max_intermediate_ * elem));
+  RETURN_IF_ERROR(act_.Reserve(t * max_intermediate_ * elem));
+  RETURN_IF_ERROR(rows_h_.Reserve(r * hidden * elem));
+  RETURN_IF_ERROR(logits_.Reserve(r * spec_.vocab_size * sizeof(float)));
+  RETURN_IF_ERROR(logits_host_.Reserve(r * spec_.vocab_size * sizeof(float)));
+  RETURN_IF_ERROR(inputs_.Reserve((t + r) * sizeof(int32_t)));
+  RETURN_IF_ERROR(inputs_host_.Reserve((t + r) * sizeof(int32_t)));
+  return absl::OkStatus();
+}
+
+absl::Status CudaModelRunner::RunMlp(const CudaMlp& mlp, int n) {
+  const cudaStream_t stream = cuda_->stream();
+  RETURN_IF_ERROR(Gemm(*cuda_, {h_.data(), mlp.gate_up, gate_up_.data(), n, 2 * mlp.intermediate,
+                                spec_.hidden_size, kDType, kDType}));
+  LaunchSwiGlu({gate_up_.data(), act_.data(), n, mlp.intermediate}, kDType, stream);
+  RETURN_IF_ERROR(Gemm(*cuda_, {act_.data(), mlp.down, y_.data(), n, spec_.hidden_size,
+                                mlp.intermediate, kDType, kDType}));
+  return absl::OkStatus();
+}
+
+absl::Status CudaModelRunner::ForwardToHost(const StepBatch& batch, std::vector<float>& logits) {
+  const int hidden = spec_.hidden_size;
+  const int n = batch.num_tokens();
+  for (TokenId id : batch.token_ids)
+    if (id < 0 || id >= spec_.vocab_size)
+      return absl::InvalidArgumentError(
+          absl::StrCat("token id ", id, " is outside the vocabulary [0, ", spec_.vocab_size, ")"));
+  std::vector<int32_t> rows;
+  for (const ScheduledChunk& c : batch.chunks) {
+    if (c.logits == LogitsMode::kAll)
+      for (int t = 0; t < c.num_tokens; ++t) rows.push_back(c.first_token + t);
+    if (c.logits == LogitsMode::kLast && c.num_tokens > 0)
+      rows.push_back(c.first_token + c.num_tokens - 1);
+  }
+  const int num_rows = static_cast<int>(rows.size());
+  RETURN_IF_ERROR(Reserve(n, num_rows));
+  for (CudaLayer& layer : layers_)
+    if (layer.mixer) RETURN_IF_ERROR(layer.mixer->Plan(batch));
+  const cudaStream_t stream = cuda_->stream();
+  int32_t* host_inputs = static_cast<int32_t*>(inputs_host_.data());
+  std::memcpy(host_inputs, batch.token_ids.data(), n * sizeof(int32_t));
+  std::memcpy(host_inputs + n, rows.data(), num_rows * sizeof(int32_t));
+  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(inputs_.data(), host_inputs,
+                                       (n + num_rows) * sizeof(int32_t), cudaMemcpyHostToDevice,
+                                       stream));
+  const int32_t* ids = inputs_.as<int32_t>();
+  float* x = x_.as<float>();
+  LaunchEmbedding({ids, embedding_, x, n, hidden, spec_.embedding_multiplier}, kDType, stream);
+  const void* pending = nullptr;  // the last sublayer's output, not yet added to x
+  auto add_norm = [&](const float* weight) {
+    AddRmsNormParams p;
+    p.residual = x;
+    p.delta = pending;
+    p.delta_scale = spec_.residual_multiplier;
+    p.weight = weight;
+    p.out = h_.data();
+    p.num_rows = n;
+    p.width = hidden;
+    p.eps = spec_.norm_eps;
+    p.plus_one = spec_.norm_plus_one;
+    LaunchAddRmsNorm(p, kDType, stream);
+  };
+  for (CudaLayer& layer : layers_) {
+    if (layer.mixer) {
+      add_norm(layer.mixer_norm);
+      layer.mixer->Run({h_.data(), kDType, n, hidden}, {y_.data(), kDType, n, hidden});
+      pending = y_.data();
+    }
+    if (layer.mlp) {
+      add_norm(layer.mlp_norm);
+      RETURN_IF_ERROR(RunMlp(*layer.mlp, n));
+      pending = y_.data();
+    }
+  }
+  add_norm(final_norm_);  // completes the residual stream (h_ is not used further)
+  AddRmsNormParams final_rows;
+  final_rows.residual = x;
+  final_rows.weight = final_norm_;
+  final_rows.out = rows_h_.data();
+  final_rows.rows = ids + n;
+  final_rows.num_rows = num_rows;
+  final_rows.width = hidden;
+  final_rows.eps = spec_.norm_eps;
+  final_rows.plus_one = spec_.norm_plus_one;
+  LaunchAddRmsNorm(final_rows, kDType, stream);
+  RETURN_IF_ERROR(
+      Gemm(*cuda_, {rows_h_.data(), lm_head_, logits_.data(), num_rows, spec_.vocab_size, hidden,
+                    kDType, DType::kF32, 1.0f / spec_.logits_divisor}));
+  const size_t logit_bytes = static_cast<size_t>(num_rows) * spec_.vocab_size * sizeof(float);
+  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(logits_host_.data(), logits_.data(), logit_bytes,
+                                       cudaMemcpyDeviceToHost, stream));
+  RETURN_IF_CUDA_ERROR(cudaGetLastError());
+  RETURN_IF_ERROR(cuda_->SynchronizeStream());
+  logits.resize(static_cast<size_t>(num_rows) * spec_.vocab_size);
+  std::memcpy(logits.data(), logits_host_.data(), logit_bytes);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ModelRunner>> CreateCudaModelRunner(
+    const ModelSpec& spec, std::shared_ptr<const WeightStore> weights,
+    const BackendRegistry& registry, const CudaRunnerOptions& options) {
+  ASSIGN_OR_RETURN(CudaContext * cuda, CudaContext::Default());
+  auto runner = std::make_unique<CudaModelRunner>(spec, std::move(weights), options.cache, cuda);
+  RETURN_IF_ERROR(runner->Load(registry, options));
+  return std::unique_ptr<ModelRunner>(std::move(runner));
+}
+
+}  // namespace junction::cuda

@@ -1,0 +1,199 @@
+#include "backends/cuda/flash_plan.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "backends/cuda/cuda_check.h"
+#include "engine/common/status_macros.h"
+
+namespace junction::cuda {
+namespace {
+
+size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+FlashPlan::~FlashPlan() {
+  if (uploaded_) cudaEventDestroy(uploaded_);
+}
+
+absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& config,
+                              cudaStream_t stream) {
+  config_ = config;
+  const int group = config.num_heads / config.num_kv_heads;
+  const int bs = config.block_size;
+  chunks_.clear();
+  block_tables_.clear();
+  prefill_items_.clear();
+  decode_items_.clear();
+  merges_.clear();
+  positions_.assign(batch.num_tokens(), 0);
+  slots_.assign(batch.num_tokens(), 0);
+  num_partials_ = 0;
+  int64_t decode_work = 0;
+  for (const ScheduledChunk& c : batch.chunks) {
+    const int kv_len = c.num_computed + c.num_tokens;
+    const int needed = static_cast<int>(CeilDiv(kv_len, bs));
+    if (static_cast<int>(c.block_table.size()) < needed)
+      return absl::InvalidArgumentError(absl::StrCat("block table covers ", c.block_table.size(),
+                                                     " blocks, ", needed, " needed"));
+    if (c.first_token < 0 || c.first_token + c.num_tokens > batch.num_tokens())
+      return absl::InvalidArgumentError("chunk tokens outside the step");
+    FlashChunk fc;
+    fc.q_start = c.first_token;
+    fc.q_len = c.num_tokens;
+    fc.num_computed = c.num_computed;
+    fc.block_table_offset = static_cast<int32_t>(block_tables_.size());
+    for (int b = 0; b < needed; ++b) {
+      const BlockId id = c.block_table[b];
+      if (!id.valid() || id.value >= config.num_blocks)
+        return absl::InvalidArgumentError(
+            absl::StrCat("block id ", id.value, " outside the cache of ", config.num_blocks));
+      block_tables_.push_back(id.value);
+    }
+    for (int t = 0; t < c.num_tokens; ++t) {
+      const int pos = c.num_computed + t;
+      positions_[c.first_token + t] = pos;
+      slots_[c.first_token + t] =
+          static_cast<int64_t>(c.block_table[pos / bs].value) * bs + pos % bs;
+    }
+    if (c.num_tokens * group <= kFlashDecodeRows)
+      decode_work += int64_t{kv_len} * config.num_kv_heads;
+    chunks_.push_back(fc);
+  }
+  // Split decode contexts so that about two waves of CTAs stream the KV cache.
+  const int64_t target_items =
+      std::max<int64_t>(1, int64_t{config.num_sms} * config.decode_ctas_per_sm * 2);
+  int split_keys = 0;
+  if (config.min_split_keys > 0)
+    split_keys = static_cast<int>(std::max<int64_t>(
+        config.min_split_keys,
+        CeilDiv(CeilDiv(decode_work, target_items), kFlashKeyTile) * kFlashKeyTile));
+  const int prefill_rows = FlashPrefillRows(config.head_dim);
+  for (int ci = 0; ci < static_cast<int>(chunks_.size()); ++ci) {
+    const FlashChunk& fc = chunks_[ci];
+    const int rows = fc.q_len * group;
+    if (rows == 0) continue;
+    if (rows <= kFlashDecodeRows) {
+      PlanDecodeChunk(ci, config, split_keys);
+      continue;
+    }
+    for (int kv_head = 0; kv_head < config.num_kv_heads; ++kv_head)
+      for (int r = 0; r < rows; r += prefill_rows) {
+        FlashWorkItem item;
+        item.chunk = ci;
+        item.kv_head = kv_head;
+        item.row_begin = r;
+        item.key_begin = 0;
+        item.key_end = fc.num_computed + (std::min(r + prefill_rows, rows) - 1) / group + 1;
+        prefill_items_.push_back(item);
+      }
+  }
+  // Longest tiles first: the causal tail of the grid is then made of short tiles.
+  std::stable_sort(prefill_items_.begin(), prefill_items_.end(),
+                   [](const FlashWorkItem& a, const FlashWorkItem& b) {
+                     return a.key_end - a.key_begin > b.key_end - b.key_begin;
+                   });
+
+  // One upload: every array packed into the pinned staging buffer at 256-byte offsets.
+  const size_t sizes[] = {chunks_.size() * sizeof(FlashChunk),
+                          block_tables_.size() * sizeof(int32_t),
+                          prefill_items_.size() * sizeof(FlashWorkItem),
+                          decode_items_.size() * sizeof(FlashWorkItem),
+                          merges_.size() * sizeof(FlashMergeItem),
+                          positions_.size() * sizeof(int32_t),
+                          slots_.size() * sizeof(int64_t)};
+  const void* sources[] = {chunks_.data(),       block_tables_.data(), prefill_items_.data(),
+                           decode_items_.data(), merges_.data(),       positions_.data(),
+                           slots_.data()};
+  size_t offsets[7], total = 0;
+  for (int i = 0; i < 7; ++i) {
+    offsets[i] = total;
+    total += AlignUp(sizes[i]);
+  }
+  if (uploaded_ == nullptr) {
+    RETURN_IF_CUDA_ERROR(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
+  } else {
+    RETURN_IF_CUDA_ERROR(cudaEventSynchronize(uploaded_));
+  }
+  RETURN_IF_ERROR(staging_.Reserve(total));
+  RETURN_IF_ERROR(device_.Reserve(total));
+  char* host = static_cast<char*>(staging_.data());
+  for (int i = 0; i < 7; ++i)
+    if (sizes[i] > 0) std::memcpy(host + offsets[i], sources[i], sizes[i]);
+  RETURN_IF_CUDA_ERROR(
+      cudaMemcpyAsync(device_.data(), host, total, cudaMemcpyHostToDevice, stream));
+  RETURN_IF_CUDA_ERROR(cudaEventRecord(uploaded_, stream));
+  char* dev = static_cast<char*>(device_.data());
+  chunks_dev_ = reinterpret_cast<const FlashChunk*>(dev + offsets[0]);
+  block_tables_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[1]);
+  prefill_dev_ = reinterpret_cast<const FlashWorkItem*>(dev + offsets[2]);
+  decode_dev_ = reinterpret_cast<const FlashWorkItem*>(dev + offsets[3]);
+  merges_dev_ = reinterpret_cast<const FlashMergeItem*>(dev + offsets[4]);
+  positions_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[5]);
+  slots_dev_ = reinterpret_cast<const int64_t*>(dev + offsets[6]);
+  if (num_partials_ > 0) {
+    RETURN_IF_ERROR(
+        partial_o_.Reserve(sizeof(float) * num_partials_ * kFlashDecodeRows * config.head_dim));
+    RETURN_IF_ERROR(partial_lse_.Reserve(sizeof(float) * num_partials_ * kFlashDecodeRows));
+  }
+  return absl::OkStatus();
+}
+
+void FlashPlan::PlanDecodeChunk(int chunk_index, const FlashPlanConfig& config, int split_keys) {
+  const FlashChunk& fc = chunks_[chunk_index];
+  const int kv_len = fc.num_computed + fc.q_len;
+  const int num_splits =
+      split_keys > 0 ? static_cast<int>(std::max<int64_t>(1, CeilDiv(kv_len, split_keys))) : 1;
+  const int split_len =
+      static_cast<int>(CeilDiv(CeilDiv(kv_len, num_splits), kFlashKeyTile) * kFlashKeyTile);
+  for (int kv_head = 0; kv_head < config.num_kv_heads; ++kv_head) {
+    const int first_partial = num_partials_;
+    int splits = 0;
+    for (int begin = 0; begin < kv_len; begin += split_len, ++splits) {
+      FlashWorkItem item;
+      item.chunk = chunk_index;
+      item.kv_head = kv_head;
+      item.row_begin = 0;
+      item.key_begin = begin;
+      item.key_end = std::min(kv_len, begin + split_len);
+      item.partial = num_splits > 1 ? num_partials_++ : -1;
+      decode_items_.push_back(item);
+    }
+    if (num_splits > 1) merges_.push_back({chunk_index, kv_head, first_partial, splits});
+  }
+}
+
+FlashParams FlashPlan::BaseParams() const {
+  FlashParams p;
+  p.chunks = chunks_dev_;
+  p.block_tables = block_tables_dev_;
+  p.num_heads = config_.num_heads;
+  p.num_kv_heads = config_.num_kv_heads;
+  p.head_dim = config_.head_dim;
+  p.block_size = config_.block_size;
+  p.partial_o = partial_o_.as<float>();
+  p.partial_lse = partial_lse_.as<float>();
+  return p;
+}
+
+FlashParams FlashPlan::PrefillParams() const {
+  FlashParams p = BaseParams();
+  p.items = prefill_dev_;
+  p.num_items = num_prefill_items();
+  return p;
+}
+
+FlashParams FlashPlan::DecodeParams() const {
+  FlashParams p = BaseParams();
+  p.items = decode_dev_;
+  p.num_items = num_decode_items();
+  p.merges = merges_dev_;
+  p.num_merges = static_cast<int>(merges_.size());
+  return p;
+}
+
+}  // namespace junction::cuda

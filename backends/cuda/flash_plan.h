@@ -1,0 +1,76 @@
+// FlashPlan: the host side of the flash attention kernels for one step (FlashInfer's "plan"):
+// splits every chunk into prefill-mode tiles or decode-mode (split-KV) tiles, computes each
+// token's cache position and slot, and uploads all of it with one asynchronous copy. Built once
+// per step (MixerLayer::Plan), read by every launch of the step.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "backends/cuda/device_memory.h"
+#include "backends/cuda/kernels/flash_attention.h"
+#include "engine/backend/step_batch.h"
+
+namespace junction::cuda {
+
+struct FlashPlanConfig {
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  int block_size = 16;
+  int num_blocks = 0;  // cache size, for validating block tables
+  int num_sms = 132;
+  int decode_ctas_per_sm = 2;
+  // Decode splits are at least this many keys (a multiple of kFlashKeyTile); 0 = never split.
+  int min_split_keys = 512;
+};
+
+class FlashPlan {
+ public:
+  FlashPlan() = default;
+  ~FlashPlan();
+  FlashPlan(const FlashPlan&) = delete;
+  FlashPlan& operator=(const FlashPlan&) = delete;
+
+  // Plans `batch` and enqueues the upload on `stream`. Errors: a block table that does not cover
+  // a chunk, or names a block outside [0, num_blocks). May allocate (grow-only buffers).
+  absl::Status Build(const StepBatch& batch, const FlashPlanConfig& config, cudaStream_t stream);
+
+  // Kernel arguments with the plan's device arrays filled in; the caller sets q, caches, o.
+  FlashParams PrefillParams() const;
+  FlashParams DecodeParams() const;
+  int num_prefill_items() const { return static_cast<int>(prefill_items_.size()); }
+  int num_decode_items() const { return static_cast<int>(decode_items_.size()); }
+  const int32_t* positions() const { return positions_dev_; }  // [num_tokens]
+  const int64_t* slots() const { return slots_dev_; }          // [num_tokens]
+
+ private:
+  void PlanDecodeChunk(int chunk_index, const FlashPlanConfig& config, int split_keys);
+  FlashParams BaseParams() const;
+
+  FlashPlanConfig config_;
+  std::vector<FlashChunk> chunks_;
+  std::vector<int32_t> block_tables_;
+  std::vector<FlashWorkItem> prefill_items_, decode_items_;
+  std::vector<FlashMergeItem> merges_;
+  std::vector<int32_t> positions_;
+  std::vector<int64_t> slots_;
+  int num_partials_ = 0;
+
+  PinnedBuffer staging_;
+  DeviceBuffer device_;
+  DeviceBuffer partial_o_, partial_lse_;
+  cudaEvent_t uploaded_ = nullptr;  // the staging buffer is free again once this completes
+  const FlashChunk* chunks_dev_ = nullptr;
+  const int32_t* block_tables_dev_ = nullptr;
+  const FlashWorkItem* prefill_dev_ = nullptr;
+  const FlashWorkItem* decode_dev_ = nullptr;
+  const FlashMergeItem* merges_dev_ = nullptr;
+  const int32_t* positions_dev_ = nullptr;
+  const int64_t* slots_dev_ = nullptr;
+};
+
+}  // namespace junction::cuda

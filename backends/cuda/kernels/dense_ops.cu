@@ -1,0 +1,155 @@
+#include "backends/cuda/kernels/cuda_types.cuh"
+#include "backends/cuda/kernels/dense_ops.h"
+
+namespace junction::cuda {
+namespace {
+
+template <typename T>
+__global__ void EmbeddingKernel(EmbeddingParams p) {
+  const int t = blockIdx.x;
+  const T* row = static_cast<const T*>(p.table) + static_cast<int64_t>(p.ids[t]) * p.width;
+  float* out = p.out + static_cast<int64_t>(t) * p.width;
+  for (int i = threadIdx.x; i < p.width; i += blockDim.x) out[i] = ToFloat(row[i]) * p.multiplier;
+}
+
+template <typename T>
+__global__ void AddRmsNormKernel(AddRmsNormParams p) {
+  __shared__ float scratch[32];
+  const int r = blockIdx.x;
+  const int64_t src_row = p.rows ? p.rows[r] : r;
+  float* x = p.residual + src_row * p.width;
+  const T* delta =
+      p.delta ? static_cast<const T*>(p.delta) + static_cast<int64_t>(r) * p.width : nullptr;
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < p.width; i += blockDim.x) {
+    float v = x[i];
+    if (delta) {
+      v += p.delta_scale * ToFloat(delta[i]);
+      x[i] = v;
+    }
+    sum += v * v;
+  }
+  sum = BlockSum(sum, scratch);
+  const float inv = rsqrtf(sum / p.width + p.eps);
+  T* out = static_cast<T*>(p.out) + static_cast<int64_t>(r) * p.width;
+  for (int i = threadIdx.x; i < p.width; i += blockDim.x) {
+    const float w = p.plus_one ? 1.0f + p.weight[i] : p.weight[i];
+    out[i] = FromFloat<T>(x[i] * inv * w);
+  }
+}
+
+// One warp per (token, head) over the q, k and v heads of the fused projection; the head is
+// staged in shared memory as float32 so the norm and the rotation see the biased values.
+template <typename T>
+__global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
+  extern __shared__ float staged[];  // [warps][head_dim]
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int heads_per_token = p.num_heads + 2 * p.num_kv_heads;
+  const int64_t task = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + warp;
+  if (task >= static_cast<int64_t>(p.num_tokens) * heads_per_token) return;
+  const int t = static_cast<int>(task / heads_per_token);
+  const int h = static_cast<int>(task % heads_per_token);
+  const int d = p.head_dim;
+  float* s = staged + warp * max_head_dim;
+  const T* src = static_cast<const T*>(p.qkv) + task * d;
+  for (int i = lane; i < d; i += 32) s[i] = ToFloat(src[i]) + (p.bias ? p.bias[h * d + i] : 0.0f);
+  __syncwarp();
+  const bool is_q = h < p.num_heads;
+  const bool is_k = !is_q && h < p.num_heads + p.num_kv_heads;
+  if ((is_q || is_k) && p.q_norm) {
+    float sum = 0.0f;
+    for (int i = lane; i < d; i += 32) sum += s[i] * s[i];
+    sum = WarpSum(sum);
+    const float inv = rsqrtf(sum / d + p.norm_eps);
+    const float* w = is_q ? p.q_norm : p.k_norm;
+    __syncwarp();
+    for (int i = lane; i < d; i += 32) s[i] = s[i] * inv * (p.norm_plus_one ? 1.0f + w[i] : w[i]);
+    __syncwarp();
+  }
+  if ((is_q || is_k) && p.inv_freq) {
+    const int half = p.rotary_dim / 2;
+    const float position = static_cast<float>(p.positions[t]);
+    for (int i = lane; i < half; i += 32) {
+      const float angle = p.inv_freq[i] * position;
+      const float c = cosf(angle) * p.attention_scaling;
+      const float sn = sinf(angle) * p.attention_scaling;
+      const float a = s[i], b = s[i + half];
+      s[i] = a * c - b * sn;
+      s[i + half] = b * c + a * sn;
+    }
+    __syncwarp();
+  }
+  T* dst;
+  if (is_q) {
+    dst = static_cast<T*>(p.q_out) + (static_cast<int64_t>(t) * p.num_heads + h) * d;
+  } else {
+    const int kv_head = is_k ? h - p.num_heads : h - p.num_heads - p.num_kv_heads;
+    T* cache = static_cast<T*>(is_k ? p.k_cache : p.v_cache);
+    dst = cache + (p.slots[t] * p.num_kv_heads + kv_head) * d;
+  }
+  for (int i = lane; i < d; i += 32) dst[i] = FromFloat<T>(s[i]);
+}
+
+template <typename T>
+__global__ void SwiGluKernel(SwiGluParams p) {
+  const int64_t total = p.rows * p.width;
+  const T* in = static_cast<const T*>(p.gate_up);
+  T* out = static_cast<T*>(p.out);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = i / p.width, c = i % p.width;
+    const float g = ToFloat(in[r * 2 * p.width + c]);
+    const float u = ToFloat(in[r * 2 * p.width + p.width + c]);
+    out[i] = FromFloat<T>(g / (1.0f + __expf(-g)) * u);
+  }
+}
+
+template <typename T>
+__global__ void AddBiasKernel(T* x, const float* bias, int64_t rows, int64_t width) {
+  const int64_t total = rows * width;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    x[i] = FromFloat<T>(ToFloat(x[i]) + bias[i % width]);
+}
+
+int GridFor(int64_t total, int threads) {
+  return static_cast<int>(std::min<int64_t>((total + threads - 1) / threads, 65536));
+}
+
+}  // namespace
+
+void LaunchEmbedding(const EmbeddingParams& p, DType dtype, cudaStream_t stream) {
+  if (p.num_tokens == 0) return;
+  JUNCTION_DISPATCH_HALF(dtype, EmbeddingKernel<T><<<p.num_tokens, 256, 0, stream>>>(p));
+}
+
+void LaunchAddRmsNorm(const AddRmsNormParams& p, DType dtype, cudaStream_t stream) {
+  if (p.num_rows == 0) return;
+  const int threads = p.width >= 1024 ? 1024 : (p.width + 31) / 32 * 32;
+  JUNCTION_DISPATCH_HALF(dtype, AddRmsNormKernel<T><<<p.num_rows, threads, 0, stream>>>(p));
+}
+
+void LaunchPrepareQkv(const PrepareQkvParams& p, DType dtype, cudaStream_t stream) {
+  const int64_t tasks = static_cast<int64_t>(p.num_tokens) * (p.num_heads + 2 * p.num_kv_heads);
+  if (tasks == 0) return;
+  constexpr int kWarps = 8;
+  const int blocks = static_cast<int>((tasks + kWarps - 1) / kWarps);
+  const size_t smem = sizeof(float) * kWarps * p.head_dim;
+  JUNCTION_DISPATCH_HALF(dtype,
+                         PrepareQkvKernel<T><<<blocks, kWarps * 32, smem, stream>>>(p, p.head_dim));
+}
+
+void LaunchSwiGlu(const SwiGluParams& p, DType dtype, cudaStream_t stream) {
+  if (p.rows * p.width == 0) return;
+  JUNCTION_DISPATCH_HALF(dtype,
+                         SwiGluKernel<T><<<GridFor(p.rows * p.width, 256), 256, 0, stream>>>(p));
+}
+
+void LaunchAddBias(void* x, const float* bias, int64_t rows, int64_t width, DType dtype,
+                   cudaStream_t stream) {
+  if (rows * width == 0) return;
+  JUNCTION_DISPATCH_HALF(dtype, AddBiasKernel<T><<<GridFor(rows * width, 256), 256, 0, stream>>>(
+                                    static_cast<T*>(x), bias, rows, width));
+}
+
+}  // namespace junction::cuda

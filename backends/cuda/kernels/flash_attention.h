@@ -1,0 +1,82 @@
+// Flash attention over paged KV (FlashAttention-2 style, mma.sync tensor cores, sm_80+): causal
+// varlen prefill and split-KV decode in one kernel family, planned on the host (plan once per
+// step, run once per layer, FlashInfer style). GQA: the query heads of one kv head are packed
+// into the rows of a tile (row = token_in_chunk * group + head_in_group), so K/V tiles are read
+// once per group. Online softmax statistics in float32, exp2 with log2(e) folded into the scale.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "engine/common/dtype.h"
+
+namespace junction::cuda {
+
+// Rows of a decode tile: a chunk whose (tokens x group) fits runs in decode mode, where the 4
+// warps of a CTA split each K/V tile between them instead of splitting the query rows.
+inline constexpr int kFlashDecodeRows = 16;
+// Key tile (and split granularity).
+inline constexpr int kFlashKeyTile = 64;
+
+// One request's part of the step, as the kernels see it.
+struct FlashChunk {
+  int32_t q_start = 0;       // first row of q / o (token index in the step)
+  int32_t q_len = 0;         // tokens this step
+  int32_t num_computed = 0;  // tokens already cached; query t sits at position num_computed + t
+  int32_t block_table_offset = 0;  // into FlashParams::block_tables
+};
+
+// One CTA: rows [row_begin, row_begin + tile rows) of (chunk, kv_head) against keys
+// [key_begin, key_end). partial >= 0: write normalized float32 partial output + log-sum-exp to
+// slot `partial` of the workspace (merged later); otherwise write o directly.
+struct FlashWorkItem {
+  int32_t chunk = 0;
+  int32_t kv_head = 0;
+  int32_t row_begin = 0;
+  int32_t key_begin = 0;
+  int32_t key_end = 0;
+  int32_t partial = -1;
+};
+
+// Combines the `num_splits` partials starting at `first_partial` into o for (chunk, kv_head).
+struct FlashMergeItem {
+  int32_t chunk = 0;
+  int32_t kv_head = 0;
+  int32_t first_partial = 0;
+  int32_t num_splits = 0;
+};
+
+struct FlashParams {
+  const void* q = nullptr;        // [num_tokens, num_heads, head_dim]
+  const void* k_cache = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim]
+  const void* v_cache = nullptr;  // same
+  void* o = nullptr;              // [num_tokens, num_heads, head_dim]
+  float* partial_o = nullptr;     // [num_partials, kFlashDecodeRows, head_dim]
+  float* partial_lse = nullptr;   // [num_partials, kFlashDecodeRows] (log2 units)
+  const FlashChunk* chunks = nullptr;
+  const int32_t* block_tables = nullptr;
+  const FlashWorkItem* items = nullptr;  // prefill-mode or decode-mode items
+  int num_items = 0;
+  const FlashMergeItem* merges = nullptr;
+  int num_merges = 0;
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;
+  int block_size = 0;
+  float scale = 0.0f;  // softmax scale (1/sqrt(head_dim) usually)
+};
+
+// Head dims with kernels: 16, 64, 128. dtype: kBF16 or kF16. Returns false for an unsupported
+// head dim (nothing is launched).
+bool FlashHeadDimSupported(int head_dim);
+// Rows per prefill-mode tile for a head dim (the planner's tile height).
+int FlashPrefillRows(int head_dim);
+// Enqueues the prefill-mode kernel over p.items.
+void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream);
+// Enqueues the decode-mode kernel over p.items, then the merge over p.merges.
+void LaunchFlashDecode(const FlashParams& p, DType dtype, cudaStream_t stream);
+// Resident decode CTAs per SM (for split planning).
+int FlashDecodeCtasPerSm(int head_dim);
+
+}  // namespace junction::cuda

@@ -1,0 +1,115 @@
+"""junction-loadgen's TTFT and inter-token times agree within 5 % with an independent observer
+of the same requests.
+
+junction-loadgen sends its requests through a TCP relay written here in Python
+(loadgen_fixture.TimingRelay). The relay parses each HTTP response itself (chunked encoding,
+SSE events, OpenAI chunks) and stamps every event that carries generated text with
+time.monotonic_ns() as its bytes come off the server socket, before forwarding them. The
+loadgen writes its own per-request times with --trace (steady_clock, the same CLOCK_MONOTONIC).
+The two are matched by the X-Request-Id header the loadgen sends.
+
+Compared: per request, the number of text events (equal), and TTFT (relay: first request byte
+-> first event; loadgen: send -> first chunk) and first-to-last-chunk time (within 5 % + 2 ms);
+over all requests, mean and median TTFT and mean ITL (within 5 %), median ITL (5 % + 0.5 ms).
+Requests run 4 at a time with 256-token prompts so that latencies are milliseconds long, far
+above the relay's forwarding cost.
+
+usage: loadgen_timing_test.py LOADGEN SERVER WORK_DIR
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+from loadgen_fixture import Server, TimingRelay
+
+LOADGEN, SERVER, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+TOLERANCE = 0.05
+PER_REQUEST_SLACK_MS = 2.0
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def close(a, b, tolerance=TOLERANCE):
+    return abs(a - b) <= tolerance * max(abs(a), abs(b))
+
+
+def compare(backend, relay, trace_path, n):
+    with open(trace_path) as f:
+        trace = [json.loads(line) for line in f if line.strip()]
+    check(len(trace) == n and all(t["ok"] for t in trace), f"{backend}: {n} requests ok")
+    ours_ttft, relay_ttft, ours_itl, relay_itl = [], [], [], []
+    for t in trace:
+        seen = relay.records.get(t["id"])
+        if seen is None:
+            check(False, f"{backend}: the relay saw request {t['id']}")
+            continue
+        events = seen["events_ns"]
+        if len(events) != len(t["chunk_ns"]):
+            check(False, f"{backend} {t['id']}: {len(t['chunk_ns'])} chunks vs relay {len(events)}")
+            continue
+        # The relay stamps before forwarding: the loadgen can only see a chunk later.
+        if any(ours < theirs for ours, theirs in zip(t["chunk_ns"], events)):
+            check(False, f"{backend} {t['id']}: a chunk seen before the relay forwarded it")
+        ours_ttft.append((t["chunk_ns"][0] - t["send_ns"]) / 1e6)
+        relay_ttft.append((events[0] - seen["start_ns"]) / 1e6)
+        ours_itl += [(b - a) / 1e6 for a, b in zip(t["chunk_ns"], t["chunk_ns"][1:])]
+        relay_itl += [(b - a) / 1e6 for a, b in zip(events, events[1:])]
+    if not ours_ttft or not ours_itl:
+        check(False, f"{backend}: nothing to compare")
+        return
+    for name, ours, theirs in [
+        ("mean TTFT", statistics.mean(ours_ttft), statistics.mean(relay_ttft)),
+        ("median TTFT", statistics.median(ours_ttft), statistics.median(relay_ttft)),
+        ("mean ITL", statistics.mean(ours_itl), statistics.mean(relay_itl)),
+    ]:
+        check(close(ours, theirs), f"{backend}: {name} loadgen {ours:.3f} ms vs relay {theirs:.3f} ms")
+    # Chunks that leave the server back to back have gaps of microseconds, where the relay's
+    # forwarding time is a large fraction: the median gap gets an absolute slack of 0.5 ms.
+    ours, theirs = statistics.median(ours_itl), statistics.median(relay_itl)
+    check(abs(ours - theirs) <= TOLERANCE * max(ours, theirs) + 0.5,
+          f"{backend}: median ITL loadgen {ours:.3f} ms vs relay {theirs:.3f} ms")
+    # One request alone may also differ by the time the loadgen's thread waited for a CPU
+    # between taking its send time and writing the request: allow 2 ms on top of 5 %.
+    worst = max(abs(a - b) - max(a, b) * TOLERANCE for a, b in zip(ours_ttft, relay_ttft))
+    check(worst <= PER_REQUEST_SLACK_MS,
+          f"{backend}: every request's TTFT within 5 % + {PER_REQUEST_SLACK_MS} ms (worst excess "
+          f"{max(worst, 0):.2f} ms)")
+    # Per-request decode time (first to last chunk) is the sum of its inter-token gaps.
+    per_request = [
+        (t["chunk_ns"][-1] - t["chunk_ns"][0], relay.records[t["id"]]["events_ns"][-1] -
+         relay.records[t["id"]]["events_ns"][0]) for t in trace if len(t["chunk_ns"]) > 1]
+    worst = max(abs(a - b) / 1e6 - max(a, b) / 1e6 * TOLERANCE for a, b in per_request)
+    check(worst <= PER_REQUEST_SLACK_MS,
+          f"{backend}: every request's summed ITL within 5 % + {PER_REQUEST_SLACK_MS} ms (worst "
+          f"excess {max(worst, 0):.2f} ms)")
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    n = 12
+    with Server(SERVER) as server:
+        relay = TimingRelay(server.ports["http"])
+        for backend in ["http-completions", "http-chat"]:
+            trace = os.path.join(WORK, f"timing-{backend}.jsonl")
+            r = subprocess.run(
+                [LOADGEN, "--backend", backend, "--port", str(relay.port), "--no-progress",
+                 "--num-requests", str(n), "--concurrency", "4", "--input-len", "256",
+                 "--output-len", "32", "--warmup", "1", "--trace", trace],
+                capture_output=True, text=True, timeout=240)
+            check(r.returncode == 0, f"{backend}: loadgen exit 0 ({r.stderr.strip()[-300:]})")
+            if r.returncode == 0:
+                compare(backend, relay, trace, n)
+        relay.close()
+    print(f"{len(failures)} failure(s)")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+// FakeModelRunner: a ModelRunner with no weights for scheduler and engine tests (no GPU). It
+// checks every StepBatch it gets (token offsets, block tables covering the tokens, positions
+// consistent with what earlier steps wrote, state slots consistent with num_computed) and
+// returns deterministic logits computed from the tokens it can see through the cache: the keys
+// read back from its KV blocks and a digest kept in the request's state slot (the fake
+// recurrent layer). A scheduler that hands out a wrong block, drops a needed block or mixes up
+// slots therefore changes the generated ids, and FakeReferenceIds tells what they must be.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/backend/backend_registry.h"
+#include "engine/backend/model_runner.h"
+#include "engine/sampling/sampling_params.h"
+
+namespace junction::testing {
+
+struct FakeModelOptions {
+  int vocab_size = 64;
+  int max_context = 4096;
+  bool attention_layer = true;   // one softmax-attention layer (KV blocks)
+  int sliding_window = 0;        // > 0: that layer is a model-defined sliding window
+  bool recurrent_layer = false;  // one Mamba2-like layer (state slots)
+  bool window_policy = true;     // the attention layer serves AttentionPolicy::kWindow
+  std::vector<TokenId> eos_token_ids;
+};
+
+ModelSpec MakeFakeSpec(const FakeModelOptions& options);
+
+// Registers descriptor-only backends "fake.attention", "fake.sliding" and "fake.recurrent" (the
+// attention one with options.window_policy), plus "fake.other_attention" that rejects every
+// layer ("always busy"), so the router has a rejection to report.
+void RegisterFakeBackends(BackendRegistry& registry, const FakeModelOptions& options);
+
+// Logits [vocab] the fake model gives after seeing `visible` (the keys in view, in position
+// order) with recurrent digest `digest` (0 without a recurrent layer).
+std::vector<float> FakeLogits(std::span<const TokenId> visible, uint64_t digest, int vocab_size);
+// The recurrent digest after consuming `tokens` from a zero state.
+uint64_t FakeDigest(std::span<const TokenId> tokens);
+
+// The ids a request generates alone: prompt, `params` (sampled with Sampler, so seeded sampling
+// works too), the attention policy; stops on max_tokens, stop ids, or eos unless ignore_eos.
+std::vector<TokenId> FakeReferenceIds(const FakeModelOptions& options,
+                                      const std::vector<TokenId>& prompt,
+                                      const SamplingParams& params, const AttentionPolicy& policy);
+
+class FakeModelRunner : public ModelRunner {
+ public:
+  FakeModelRunner(const FakeModelOptions& options, const CacheGeometry& cache);
+
+  // Checks `batch` (InternalError naming the first problem; nothing is written then), writes
+  // each chunk's tokens into its blocks and slot, and returns one logits row per requested row.
+  absl::Status ForwardToHost(const StepBatch& batch, std::vector<float>& logits) override;
+
+  const ModelSpec& spec() const override { return spec_; }
+  const CacheGeometry& cache() const override { return cache_; }
+  const DeviceInfo& device() const override { return device_; }
+  std::vector<LayerBackend> layer_backends() const override;
+
+  int64_t num_steps() const { return num_steps_; }
+  int max_tokens_in_step() const { return max_tokens_in_step_; }
+
+ private:
+  struct Entry {
+    TokenId token = -1;
+    int position = -1;
+  };
+  struct Slot {
+    int num_tokens = 0;
+    uint64_t digest = 0;
+  };
+
+  absl::Status CheckLayout(const StepBatch& batch) const;
+  absl::Status Visible(const ScheduledChunk& chunk, int position, std::vector<TokenId>& out) const;
+
+  FakeModelOptions options_;
+  ModelSpec spec_;
+  CacheGeometry cache_;
+  DeviceInfo device_;
+  std::vector<Entry> kv_;  // [num_blocks, block_size]
+  std::vector<Slot> slots_;
+  int64_t num_steps_ = 0;
+  int max_tokens_in_step_ = 0;
+};
+
+}  // namespace junction::testing
