@@ -207,7 +207,12 @@ void CpuAttentionLayer::Run(const Activations& in, const Activations& out) {
   for (int c = 0; c < static_cast<int>(batch_->chunks.size()); ++c)
     for (int t = 0; t < batch_->chunks[c].num_tokens; ++t) tasks.push_back({c, t});
   const int64_t num_tasks = static_cast<int64_t>(tasks.size()) * spec_.num_heads;
-#pragma omp parallel for schedule(dynamic, 4)
+  // Keys read, roughly: a short decode step is cheaper on one thread than a team wake-up.
+  int64_t key_reads = 0;
+  for (const ScheduledChunk& c : batch_->chunks)
+    key_reads += I64(c.num_tokens) * c.num_computed + I64(c.num_tokens) * (c.num_tokens + 1) / 2;
+  const bool parallel = key_reads * spec_.num_heads * d > (int64_t{1} << 16);
+#pragma omp parallel for schedule(dynamic, 4) if (parallel)
   for (int64_t i = 0; i < num_tasks; ++i) {
     const Task& task = tasks[i / spec_.num_heads];
     const int h = static_cast<int>(i % spec_.num_heads);

@@ -46,7 +46,9 @@ void MatMulTransposed(const float* x, int64_t rows, int64_t in, const float* w, 
                       const float* bias, float* y) {
   const int64_t out_tiles = (out + 3) / 4;
   // Output columns are split across threads so each weight row is read by one thread only.
-#pragma omp parallel for schedule(static)
+  // Below ~1M multiply-adds a thread team costs more than it saves (decode of tiny models).
+  const bool parallel = rows * in * out > (int64_t{1} << 20);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t tile = 0; tile < out_tiles; ++tile) {
     const int64_t o = tile * 4;
     const bool full_o = o + 4 <= out;

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "backends/cpu/cpu_backends.h"
+#include "clients/cli/local_engine.h"
 #include "engine/common/status_macros.h"
 #include "engine/model/model_config.h"
 #include "engine/runtime/engine.h"
@@ -18,19 +18,27 @@ struct BatchLine {
   GenerateRequest request;
 };
 
-absl::StatusOr<GenerateRequest> ParseLine(const std::string& text, const CliOptions& options) {
+absl::StatusOr<GenerateRequest> ParseLine(const std::string& text, const CliOptions& options,
+                                          const Tokenizer* tokenizer) {
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("not a JSON object");
   GenerateRequest request;
   request.sampling = options.sampling;
-  if (j.contains("prompt"))
-    return absl::UnimplementedError(
-        "text prompts need the tokenizer, which --batch does not load yet; give \"ids\"");
-  if (!j.contains("ids") || !j["ids"].is_array() || j["ids"].empty())
-    return absl::InvalidArgumentError("needs \"ids\": a non-empty array of token ids");
-  for (const nlohmann::json& id : j["ids"]) {
-    if (!id.is_number_integer()) return absl::InvalidArgumentError("\"ids\" must be integers");
-    request.prompt.push_back(id.get<TokenId>());
+  if (j.contains("prompt")) {
+    if (!j["prompt"].is_string() || j["prompt"].get<std::string>().empty())
+      return absl::InvalidArgumentError("\"prompt\" must be a non-empty string");
+    if (tokenizer == nullptr)
+      return absl::FailedPreconditionError(
+          "text prompts need a tokenizer.json in the model (or --tokenizer) directory; give "
+          "\"ids\"");
+    request.prompt = tokenizer->Encode(j["prompt"].get<std::string>(), /*add_special_tokens=*/true);
+  } else {
+    if (!j.contains("ids") || !j["ids"].is_array() || j["ids"].empty())
+      return absl::InvalidArgumentError("needs \"ids\": a non-empty array of token ids");
+    for (const nlohmann::json& id : j["ids"]) {
+      if (!id.is_number_integer()) return absl::InvalidArgumentError("\"ids\" must be integers");
+      request.prompt.push_back(id.get<TokenId>());
+    }
   }
   if (j.contains("max_tokens")) {
     if (!j["max_tokens"].is_number_integer())
@@ -51,14 +59,15 @@ absl::StatusOr<GenerateRequest> ParseLine(const std::string& text, const CliOpti
   return request;
 }
 
-absl::StatusOr<std::vector<BatchLine>> ReadBatchFile(const CliOptions& options) {
+absl::StatusOr<std::vector<BatchLine>> ReadBatchFile(const CliOptions& options,
+                                                    const Tokenizer* tokenizer) {
   std::ifstream in(*options.batch_file);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", *options.batch_file));
   std::vector<BatchLine> lines;
   std::string text;
   for (int number = 1; std::getline(in, text); ++number) {
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    absl::StatusOr<GenerateRequest> request = ParseLine(text, options);
+    absl::StatusOr<GenerateRequest> request = ParseLine(text, options, tokenizer);
     if (!request.ok())
       return absl::Status(request.status().code(), absl::StrCat(*options.batch_file, ":", number,
                                                                 ": ", request.status().message()));
@@ -77,32 +86,12 @@ nlohmann::json PlanJson(const RequestPlan& plan) {
           {"layers", layers}};
 }
 
-absl::StatusOr<std::unique_ptr<EngineApi>> LoadEngine(const CliOptions& options,
-                                                      const BackendRegistry& registry,
-                                                      const ModelSpec& spec) {
-  ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> weights, WeightStore::Open(options.model_dir));
-  std::shared_ptr<const WeightStore> shared(std::move(weights));
-  cpu::SetCpuThreads(options.num_threads);
-  DeviceInfo device;
-  device.name = "cpu";
-  const std::string pinned = options.engine.attention_backend;
-  return CreateEngine(spec, options.engine, device, registry,
-                      [&spec, &registry, shared, pinned](const CacheGeometry& geometry) {
-                        cpu::CpuRunnerOptions runner;
-                        runner.cache = geometry;
-                        if (!pinned.empty()) runner.pinned[MixerKind::kAttention] = pinned;
-                        return cpu::CreateCpuModelRunner(spec, shared, registry, runner);
-                      });
-}
-
 }  // namespace
 
 absl::Status RunBatchCommand(const CliOptions& options) {
-  ASSIGN_OR_RETURN(std::vector<BatchLine> lines, ReadBatchFile(options));
-  ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(options.model_dir));
-  BackendRegistry registry;
-  cpu::RegisterCpuBackends(registry);
-  ASSIGN_OR_RETURN(std::unique_ptr<EngineApi> engine, LoadEngine(options, registry, spec));
+  ASSIGN_OR_RETURN(LocalEngine local, OpenLocalEngine(options, /*require_tokenizer=*/false));
+  ASSIGN_OR_RETURN(std::vector<BatchLine> lines, ReadBatchFile(options, local.tokenizer.get()));
+  EngineApi* engine = local.engine.get();
   // Everything is submitted before anything is read: the lines run concurrently.
   std::vector<absl::StatusOr<std::shared_ptr<RequestStream>>> streams;
   for (BatchLine& line : lines) streams.push_back(engine->Submit(std::move(line.request)));
@@ -124,6 +113,7 @@ absl::Status RunBatchCommand(const CliOptions& options) {
       last = std::move(*delta);
     }
     out["ids"] = ids;
+    if (local.tokenizer) out["text"] = local.tokenizer->Decode(ids, /*skip_special_tokens=*/true);
     out["finish_reason"] = FinishReasonName(last.finish);
     out["usage"] = {{"prompt_tokens", last.usage.prompt_tokens},
                     {"completion_tokens", last.usage.completion_tokens},

@@ -6,7 +6,9 @@
 #include "clients/cli/batch_command.h"
 #include "clients/cli/chat_repl.h"
 #include "clients/cli/cli_options.h"
-#include "clients/cli/model_session.h"
+#include "clients/cli/tokenize_command.h"
+#include "clients/cli/dump_logits_command.h"
+#include "clients/cli/one_shot_command.h"
 #if JUNCTION_WITH_GRPC
 #include "clients/cli/remote_client.h"
 #endif
@@ -56,7 +58,12 @@ int main(int argc, char** argv) {
                  std::string(options.status().message()).c_str());
     return 2;
   }
-  if (options->tokenize_file || options->detokenize_file) return cli::RunTokenizerTool(*options);
+  if (options->tokenize_file || options->detokenize_file) {
+    const bool detokenize = options->detokenize_file.has_value();
+    return RunTokenizeCommand(options->tokenizer_dir,
+                              detokenize ? *options->detokenize_file : *options->tokenize_file,
+                              detokenize);
+  }
   if (options->batch_file) {
     absl::Status status = cli::RunBatchCommand(*options);
     return status.ok() ? 0 : Fail(status);
@@ -65,13 +72,7 @@ int main(int argc, char** argv) {
     absl::Status status = RunChatOrRemote(*options);
     return status.ok() ? 0 : Fail(status);
   }
-  auto session = cli::ModelSession::Open(*options);
-  if (!session.ok()) return Fail(session.status());
-  absl::Status status;
-  if (options->dump_logits) {
-    status = (*session)->DumpLogits(*options);
-  } else {
-    status = (*session)->RunOne(*options);
-  }
+  absl::Status status = options->dump_logits ? cli::RunDumpLogitsCommand(*options)
+                                              : cli::RunOneShotCommand(*options);
   return status.ok() ? 0 : Fail(status);
 }

@@ -45,4 +45,15 @@ if "$cli" --model "$model" --batch "$work/in.jsonl" --kv-memory lots 2> "$work/e
   echo "a bad --kv-memory should fail"; exit 1
 fi
 grep -q -- "--kv-memory" "$work/err.txt" || { cat "$work/err.txt"; exit 1; }
+# With a tokenizer, text prompts run and the output carries text.
+tokenizer="$(cd "$(dirname "$0")/../.." && pwd)/data/e2e_model_tokenizer"
+printf '{"prompt": "hello"}\n{"ids": [104, 105]}\n' > "$work/text.jsonl"
+"$cli" --model "$model" --tokenizer "$tokenizer" --batch "$work/text.jsonl" --max-tokens 4 \
+  --temperature 0 > "$work/text_out.jsonl"
+python3 - "$work/text_out.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 2 and all(len(l["ids"]) == 4 and isinstance(l["text"], str) for l in lines), lines
+assert lines[0]["usage"]["prompt_tokens"] == 5, lines[0]
+PY
 echo "cli batch test passed"
