@@ -60,7 +60,7 @@ absl::StatusOr<GenerateRequest> ParseLine(const std::string& text, const CliOpti
 }
 
 absl::StatusOr<std::vector<BatchLine>> ReadBatchFile(const CliOptions& options,
-                                                    const Tokenizer* tokenizer) {
+                                                     const Tokenizer* tokenizer) {
   std::ifstream in(*options.batch_file);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", *options.batch_file));
   std::vector<BatchLine> lines;

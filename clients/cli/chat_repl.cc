@@ -1,5 +1,7 @@
 #include "clients/cli/chat_repl.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "backends/cpu/cpu_backends.h"
+#include "clients/cli/local_engine.h"
 #include "engine/common/status_macros.h"
 #include "engine/model/model_config.h"
 #include "engine/model/weight_store.h"
@@ -29,15 +32,34 @@ using Clock = std::chrono::steady_clock;
 std::atomic<bool> g_interrupt{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
 
-void OnSigint(int) { g_interrupt.store(true); }
+// The self-pipe trick: the handler also writes a byte here, so a Ctrl-C that lands between
+// printing the prompt and blocking on stdin still wakes the prompt's poll().
+int g_interrupt_pipe[2] = {-1, -1};
 
-// SIGINT without SA_RESTART: a blocked read() returns EINTR, so Ctrl-C reaches the loop.
-void InstallSigintHandler() {
+void OnSigint(int) {
+  g_interrupt.store(true);
+  const char byte = 1;
+  [[maybe_unused]] ssize_t n = write(g_interrupt_pipe[1], &byte, 1);
+}
+
+// Empties the self-pipe; returns whether it held anything.
+bool DrainInterruptPipe() {
+  char buffer[64];
+  bool any = false;
+  while (read(g_interrupt_pipe[0], buffer, sizeof(buffer)) > 0) any = true;
+  return any;
+}
+
+// SIGINT without SA_RESTART, so blocked calls return EINTR.
+absl::Status InstallSigintHandler() {
+  if (g_interrupt_pipe[0] < 0 && pipe2(g_interrupt_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+    return absl::InternalError("cannot create the interrupt pipe");
   struct sigaction action = {};
   action.sa_handler = OnSigint;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;
   sigaction(SIGINT, &action, nullptr);
+  return absl::OkStatus();
 }
 
 double SecondsSince(Clock::time_point start) {
@@ -57,11 +79,12 @@ class LocalChatBackend final : public ChatBackend {
                                   const std::function<void(const std::string&)>& on_text,
                                   const std::atomic<bool>& interrupt) override {
     GenerateRequest request;
-    request.prompt = tokenizer_->Encode(prompt, /*add_special_tokens=*/false);
+    request.prompt = local_.tokenizer->Encode(prompt, /*add_special_tokens=*/false);
     request.sampling = sampling;
     const Clock::time_point start = Clock::now();
-    ASSIGN_OR_RETURN(std::shared_ptr<RequestStream> stream, engine_->Submit(std::move(request)));
-    IncrementalDecoder decoder(*tokenizer_, sampling.stop, /*skip_special_tokens=*/true);
+    ASSIGN_OR_RETURN(std::shared_ptr<RequestStream> stream,
+                     local_.engine->Submit(std::move(request)));
+    IncrementalDecoder decoder(*local_.tokenizer, sampling.stop, /*skip_special_tokens=*/true);
     Answer answer;
     auto emit = [&](const std::string& text) {
       if (text.empty()) return;
@@ -71,7 +94,7 @@ class LocalChatBackend final : public ChatBackend {
     bool cancel_sent = false;
     for (;;) {
       if (interrupt.load() && !cancel_sent) {
-        engine_->Cancel(stream->id());
+        local_.engine->Cancel(stream->id());
         cancel_sent = true;
       }
       std::optional<GenerationDelta> delta =
@@ -85,7 +108,7 @@ class LocalChatBackend final : public ChatBackend {
         emit(piece.text);
         // A stop string ends the answer: the engine need not generate further.
         if (piece.stopped && !cancel_sent) {
-          engine_->Cancel(stream->id());
+          local_.engine->Cancel(stream->id());
           cancel_sent = true;
         }
       }
@@ -103,19 +126,23 @@ class LocalChatBackend final : public ChatBackend {
     return answer;
   }
 
-  std::unique_ptr<Tokenizer> tokenizer_;
-  ModelSpec spec_;
-  // Declared before the engine: the engine's runner holds references into the registry.
-  std::unique_ptr<BackendRegistry> registry_;
-  std::unique_ptr<EngineApi> engine_;
+  LocalEngine local_;
 };
 
 enum class LineStatus { kLine, kInterrupted, kEnd };
 
 // Reads one line from stdin byte by byte (the terminal's line discipline does the editing).
+// Returns kInterrupted when Ctrl-C comes first.
 LineStatus ReadLine(std::string& line) {
   line.clear();
   for (;;) {
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {g_interrupt_pipe[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0 && errno != EINTR) return LineStatus::kEnd;
+    if (DrainInterruptPipe()) {
+      g_interrupt.store(false);
+      return LineStatus::kInterrupted;
+    }
+    if (fds[0].revents == 0) continue;
     char c;
     const ssize_t n = read(STDIN_FILENO, &c, 1);
     if (n == 1) {
@@ -123,10 +150,7 @@ LineStatus ReadLine(std::string& line) {
       line += c;
       continue;
     }
-    if (n < 0 && errno == EINTR) {
-      if (g_interrupt.exchange(false)) return LineStatus::kInterrupted;
-      continue;
-    }
+    if (n < 0 && errno == EINTR) continue;
     return line.empty() ? LineStatus::kEnd : LineStatus::kLine;
   }
 }
@@ -152,30 +176,7 @@ void PrintAnswerStats(const ChatBackend::Answer& answer) {
 
 absl::StatusOr<std::unique_ptr<ChatBackend>> OpenLocalChatBackend(const CliOptions& options) {
   auto backend = std::make_unique<LocalChatBackend>();
-  ASSIGN_OR_RETURN(backend->tokenizer_, Tokenizer::Load(options.tokenizer_dir));
-  ASSIGN_OR_RETURN(backend->spec_, LoadModelSpec(options.model_dir));
-  std::shared_ptr<const WeightStore> weights;
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store, WeightStore::Open(options.model_dir));
-    weights = std::move(store);
-  }
-  cpu::SetCpuThreads(options.num_threads);
-  backend->registry_ = std::make_unique<BackendRegistry>();
-  cpu::RegisterCpuBackends(*backend->registry_);
-  const BackendRegistry* registry = backend->registry_.get();
-  const ModelSpec spec = backend->spec_;
-  RunnerFactory make_runner =
-      [spec, weights,
-       registry](const CacheGeometry& geometry) -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
-    cpu::CpuRunnerOptions runner_options;
-    runner_options.cache = geometry;
-    return cpu::CreateCpuModelRunner(spec, weights, *registry, runner_options);
-  };
-  DeviceInfo device;
-  device.device_class = DeviceClass::kCpu;
-  device.name = "cpu";
-  ASSIGN_OR_RETURN(backend->engine_,
-                   CreateEngine(spec, options.engine, device, *backend->registry_, make_runner));
+  ASSIGN_OR_RETURN(backend->local_, OpenLocalEngine(options, /*require_tokenizer=*/true));
   return std::unique_ptr<ChatBackend>(std::move(backend));
 }
 
@@ -186,7 +187,7 @@ absl::Status RunChatRepl(const CliOptions& options, ChatBackend& backend) {
     return absl::FailedPreconditionError(
         absl::StrCat("the tokenizer in ", options.tokenizer_dir, " has no chat template"));
   }
-  InstallSigintHandler();
+  RETURN_IF_ERROR(InstallSigintHandler());
   std::vector<ChatMessage> history;
   if (!options.system_prompt.empty()) history.push_back({"system", options.system_prompt, {}});
   const size_t base = history.size();
@@ -213,10 +214,12 @@ absl::Status RunChatRepl(const CliOptions& options, ChatBackend& backend) {
                      chat_template->Render(ChatMessagesToJson(history),
                                            /*add_generation_prompt=*/true, nlohmann::ordered_json(),
                                            tokenizer->bos_token(), tokenizer->eos_token()));
+    DrainInterruptPipe();
     g_interrupt.store(false);
     absl::StatusOr<ChatBackend::Answer> answer = backend.Generate(
         prompt, options.sampling, [](const std::string& text) { Print(text); }, g_interrupt);
     const bool interrupted = g_interrupt.exchange(false);
+    DrainInterruptPipe();
     if (!answer.ok()) {
       history.pop_back();
       std::fprintf(stderr, "\n[error: %s]\n", std::string(answer.status().message()).c_str());

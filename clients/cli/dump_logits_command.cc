@@ -26,7 +26,8 @@ absl::Status RunDumpLogitsCommand(const CliOptions& options) {
   cpu::RegisterCpuBackends(registry);
   cpu::CpuRunnerOptions runner_options;
   const int block_size = runner_options.cache.block_size;
-  runner_options.cache.num_blocks = static_cast<int>(prompt.size() + block_size - 1) / block_size + 1;
+  runner_options.cache.num_blocks =
+      static_cast<int>(prompt.size() + block_size - 1) / block_size + 1;
   runner_options.cache.num_state_slots = 1;
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner,
                    cpu::CreateCpuModelRunner(spec, std::move(weights), registry, runner_options));

@@ -6,9 +6,9 @@
 #include "clients/cli/batch_command.h"
 #include "clients/cli/chat_repl.h"
 #include "clients/cli/cli_options.h"
-#include "clients/cli/tokenize_command.h"
 #include "clients/cli/dump_logits_command.h"
 #include "clients/cli/one_shot_command.h"
+#include "clients/cli/tokenize_command.h"
 #if JUNCTION_WITH_GRPC
 #include "clients/cli/remote_client.h"
 #endif
@@ -34,7 +34,8 @@ absl::Status RunChatOrRemote(const junction::cli::CliOptions& options) {
     if (!remote.ok()) return remote.status();
     backend = std::move(*remote);
 #else
-    return absl::UnimplementedError("--server needs gRPC, which this build lacks (JUNCTION_SERVER=OFF)");
+    return absl::UnimplementedError(
+        "--server needs gRPC, which this build lacks (JUNCTION_SERVER=OFF)");
 #endif
   } else {
     absl::StatusOr<std::unique_ptr<ChatBackend>> local = OpenLocalChatBackend(options);
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
     absl::Status status = RunChatOrRemote(*options);
     return status.ok() ? 0 : Fail(status);
   }
-  absl::Status status = options->dump_logits ? cli::RunDumpLogitsCommand(*options)
-                                              : cli::RunOneShotCommand(*options);
+  absl::Status status =
+      options->dump_logits ? cli::RunDumpLogitsCommand(*options) : cli::RunOneShotCommand(*options);
   return status.ok() ? 0 : Fail(status);
 }

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "clients/cli/local_engine.h"
-#include "engine/tokenizer/incremental_decoder.h"
 #include "engine/common/status_macros.h"
+#include "engine/tokenizer/incremental_decoder.h"
 #include "nlohmann/json.hpp"
 
 namespace junction::cli {
@@ -35,8 +35,9 @@ absl::Status RunOneShotCommand(const CliOptions& options) {
   ASSIGN_OR_RETURN(LocalEngine local, OpenLocalEngine(options, options.prompt.has_value()));
   GenerateRequest request;
   request.sampling = options.sampling;
-  request.prompt = options.ids ? *options.ids
-                               : local.tokenizer->Encode(*options.prompt, /*add_special_tokens=*/true);
+  request.prompt = options.ids
+                       ? *options.ids
+                       : local.tokenizer->Encode(*options.prompt, /*add_special_tokens=*/true);
   const int prompt_tokens = static_cast<int>(request.prompt.size());
   const bool stream_text = options.format == "text" && local.tokenizer != nullptr;
   std::optional<IncrementalDecoder> decoder;
@@ -92,7 +93,8 @@ absl::Status RunOneShotCommand(const CliOptions& options) {
     for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? "," : "") << ids[i];
     std::cout << "\n";
   }
-  std::fprintf(stderr, "[%d prompt tokens at %.1f tok/s, %zu generated at %.1f tok/s, finish %s; %s]\n",
+  std::fprintf(stderr,
+               "[%d prompt tokens at %.1f tok/s, %zu generated at %.1f tok/s, finish %s; %s]\n",
                prompt_tokens, prompt_tps, ids.size(), decode_tps, finish.c_str(), plan.c_str());
   return absl::OkStatus();
 }

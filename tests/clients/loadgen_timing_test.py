@@ -9,7 +9,7 @@ loadgen writes its own per-request times with --trace (steady_clock, the same CL
 The two are matched by the X-Request-Id header the loadgen sends.
 
 Compared: per request, the number of text events (equal), and TTFT (relay: first request byte
--> first event; loadgen: send -> first chunk) and first-to-last-chunk time (within 5 % + 2 ms);
+-> first event; loadgen: send -> first chunk) and first-to-last-chunk time (within 5 % + 5 ms);
 over all requests, mean and median TTFT and mean ITL (within 5 %), median ITL (5 % + 0.5 ms).
 Requests run 4 at a time with 256-token prompts so that latencies are milliseconds long, far
 above the relay's forwarding cost.
@@ -26,7 +26,7 @@ from loadgen_fixture import Server, TimingRelay
 
 LOADGEN, SERVER, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 TOLERANCE = 0.05
-PER_REQUEST_SLACK_MS = 2.0
+PER_REQUEST_SLACK_MS = 5.0
 failures = []
 
 
@@ -76,7 +76,7 @@ def compare(backend, relay, trace_path, n):
     check(abs(ours - theirs) <= TOLERANCE * max(ours, theirs) + 0.5,
           f"{backend}: median ITL loadgen {ours:.3f} ms vs relay {theirs:.3f} ms")
     # One request alone may also differ by the time the loadgen's thread waited for a CPU
-    # between taking its send time and writing the request: allow 2 ms on top of 5 %.
+    # between taking its send time and writing the request: allow 5 ms on top of 5 %.
     worst = max(abs(a - b) - max(a, b) * TOLERANCE for a, b in zip(ours_ttft, relay_ttft))
     check(worst <= PER_REQUEST_SLACK_MS,
           f"{backend}: every request's TTFT within 5 % + {PER_REQUEST_SLACK_MS} ms (worst excess "

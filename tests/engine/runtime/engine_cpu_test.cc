@@ -7,41 +7,11 @@
 #include "backends/cpu/cpu_backends.h"
 #include "engine/generation/sequential_generator.h"
 #include "engine/runtime/engine.h"
+#include "tests/support/cpu_engine.h"
 #include "tests/support/golden.h"
 
 namespace junction::testing {
 namespace {
-
-struct CpuEngine {
-  std::unique_ptr<BackendRegistry> registry;
-  ModelSpec spec;
-  std::unique_ptr<EngineApi> engine;
-};
-
-CpuEngine MakeCpuEngine(const std::string& model_dir, const EngineConfig& config) {
-  CpuEngine out;
-  out.registry = std::make_unique<BackendRegistry>();
-  cpu::RegisterCpuBackends(*out.registry);
-  auto spec = LoadModelSpec(model_dir);
-  REQUIRE(spec.ok());
-  out.spec = *spec;
-  auto weights = WeightStore::Open(model_dir);
-  REQUIRE(weights.ok());
-  std::shared_ptr<const WeightStore> shared(std::move(*weights));
-  DeviceInfo device;
-  device.name = "cpu";
-  const BackendRegistry& registry = *out.registry;
-  auto engine =
-      CreateEngine(out.spec, config, device, registry, [&, shared](const CacheGeometry& geometry) {
-        cpu::CpuRunnerOptions options;
-        options.cache = geometry;
-        return cpu::CreateCpuModelRunner(out.spec, shared, registry, options);
-      });
-  INFO(engine.status().ToString());
-  REQUIRE(engine.ok());
-  out.engine = std::move(*engine);
-  return out;
-}
 
 GenerateRequest Greedy(std::vector<TokenId> prompt, int max_tokens) {
   GenerateRequest r;
