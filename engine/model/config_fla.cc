@@ -58,13 +58,7 @@ void AddLayers(const FlaCommon& common, MixerKind kind,
     mixer.weight_prefix = p + "attn.";
     layer.mixer = mixer;
     layer.mixer_norm = p + "attn_norm.weight";
-    MlpSpec mlp;
-    mlp.kind = MlpKind::kSwiGlu;
-    mlp.intermediate_size = common.intermediate;
-    mlp.gate = p + "mlp.gate_proj.weight";
-    mlp.up = p + "mlp.up_proj.weight";
-    mlp.down = p + "mlp.down_proj.weight";
-    layer.mlp = mlp;
+    layer.mlp = SwiGluMlp(p + "mlp.", common.intermediate);
     layer.mlp_norm = p + "mlp_norm.weight";
     spec.layers.push_back(std::move(layer));
   }

@@ -100,13 +100,7 @@ absl::StatusOr<ModelSpec> ParseLlamaFamily(const std::string& arch, ConfigReader
     mixer.weight_prefix = p + "self_attn.";
     layer.mixer = mixer;
     layer.mixer_norm = p + "input_layernorm.weight";
-    MlpSpec mlp;
-    mlp.kind = MlpKind::kSwiGlu;
-    mlp.intermediate_size = intermediate;
-    mlp.gate = p + "mlp.gate_proj.weight";
-    mlp.up = p + "mlp.up_proj.weight";
-    mlp.down = p + "mlp.down_proj.weight";
-    layer.mlp = mlp;
+    layer.mlp = SwiGluMlp(p + "mlp.", intermediate);
     layer.mlp_norm = p + "post_attention_layernorm.weight";
     spec.layers.push_back(std::move(layer));
   }

@@ -8,6 +8,16 @@
 
 namespace junction {
 
+MlpSpec SwiGluMlp(const std::string& mlp_prefix, int intermediate_size) {
+  MlpSpec mlp;
+  mlp.kind = MlpKind::kSwiGlu;
+  mlp.intermediate_size = intermediate_size;
+  mlp.gate = mlp_prefix + "gate_proj.weight";
+  mlp.up = mlp_prefix + "up_proj.weight";
+  mlp.down = mlp_prefix + "down_proj.weight";
+  return mlp;
+}
+
 const nlohmann::json* ConfigReader::Find(const std::string& key) const {
   auto it = config_.find(key);
   if (it == config_.end() || it->is_null()) return nullptr;
@@ -94,8 +104,7 @@ std::vector<std::string> ConfigReader::StringList(const std::string& key) {
 
 absl::Status ConfigReader::Finish(const std::string& context) const {
   if (errors_.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(context, ": ", absl::StrJoin(errors_, "; ")));
+  return absl::InvalidArgumentError(absl::StrCat(context, ": ", absl::StrJoin(errors_, "; ")));
 }
 
 RopeSpec ConfigReader::Rope(int head_dim) {
@@ -137,8 +146,8 @@ RopeSpec ConfigReader::Rope(int head_dim) {
     if (p.Has("attention_factor")) {
       rope.attention_factor = p.Double("attention_factor");
     } else if (p.Has("mscale") && p.Has("mscale_all_dim")) {
-      rope.attention_factor = mscale(rope.factor, p.Double("mscale")) /
-                              mscale(rope.factor, p.Double("mscale_all_dim"));
+      rope.attention_factor =
+          mscale(rope.factor, p.Double("mscale")) / mscale(rope.factor, p.Double("mscale_all_dim"));
     } else {
       rope.attention_factor = mscale(rope.factor, 1.0);
     }

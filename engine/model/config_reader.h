@@ -12,6 +12,9 @@
 
 namespace junction {
 
+// The SwiGLU MLP as Hugging Face and fla name it: <mlp_prefix>{gate,up,down}_proj.weight.
+MlpSpec SwiGluMlp(const std::string& mlp_prefix, int intermediate_size);
+
 class ConfigReader {
  public:
   explicit ConfigReader(const nlohmann::json& config) : config_(config) {}
