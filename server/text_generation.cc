@@ -62,7 +62,10 @@ std::optional<TextEvent> TextGeneration::Next(std::chrono::steady_clock::time_po
   event.usage = delta->usage;
   for (size_t i = 0; i < delta->token_ids.size(); ++i) {
     const TokenId id = delta->token_ids[i];
-    IncrementalDecoder::Piece piece = decoder_.Add(id);
+    // The token that ended the request by id (EOS, stop_token_ids) is counted but not shown,
+    // as vLLM does: its text would leak the end-of-sequence marker into the answer.
+    const bool stop_token = delta->finish == FinishReason::kStop && i + 1 == delta->token_ids.size();
+    IncrementalDecoder::Piece piece = stop_token ? IncrementalDecoder::Piece{} : decoder_.Add(id);
     event.text += piece.text;
     event.token_ids.push_back(id);
     if (i < delta->logprobs.size()) event.logprobs.push_back(delta->logprobs[i]);

@@ -57,7 +57,7 @@ def main(args):
         # Chat: the role first, content deltas, an empty-delta finish chunk, [DONE]; no usage
         # key at all without stream_options.
         head, payload = curl(server.url + "/v1/chat/completions",
-                             {"model": MODEL_NAME, "stream": True, "max_tokens": 5,
+                             {"model": MODEL_NAME, "stream": True, "max_tokens": 5, "ignore_eos": True,
                               "messages": [{"role": "user", "content": "hi"}]})
         events = split_events(payload)
         check(events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}, events[0])
