@@ -77,12 +77,19 @@ int main(int argc, char** argv) {
   std::thread http_thread([&http] { http.Serve(); });
 
   cpu::SetCpuThreads(options->num_threads);
+  ServedModelOptions model_options;
+  model_options.id = options->served_model_name;
+  model_options.device = options->device;
+  model_options.random_weights_config = options->random_weights_config;
+  model_options.tokenizer_dir = options->tokenizer_dir;
   absl::StatusOr<ServedModel> model =
-      LoadServedModel(options->model_dir, options->engine, options->served_model_name);
+      LoadServedModel(options->model_dir, options->engine, model_options);
   if (!model.ok()) {
     http.Stop();
     http_thread.join();
-    return Fail("loading " + options->model_dir, model.status());
+    return Fail("loading " + (options->model_dir.empty() ? options->random_weights_config
+                                                          : options->model_dir),
+                model.status());
   }
   state.SetModel(&*model);
   server::GrpcServer grpc_server(state, options->grpc);

@@ -1,51 +1,238 @@
 #include "server/served_model.h"
 
+#include <cstdio>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "backends/cpu/cpu_backends.h"
 #include "engine/common/status_macros.h"
 #include "engine/model/model_config.h"
 #include "engine/model/weight_store.h"
+#include "nlohmann/json.hpp"
+#ifdef JUNCTION_WITH_CUDA
+#include "backends/cuda/cuda_backends.h"
+#include "backends/cuda/random_weights.h"
+#endif
 
 namespace junction {
+namespace {
 
-absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const EngineConfig& config,
-                                            const std::string& id) {
-  ServedModel model;
-  model.id = id.empty() ? dir : id;
-  ASSIGN_OR_RETURN(model.spec, LoadModelSpec(dir));
-  model.architecture = model.spec.architecture;
-  std::shared_ptr<const WeightStore> weights;
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store, WeightStore::Open(dir));
-    weights = std::move(store);
-  }
-  {
-    auto tokenizer = Tokenizer::Load(dir);
-    if (!tokenizer.ok()) {
-      return absl::Status(tokenizer.status().code(),
-                          absl::StrCat("tokenizer of ", dir, ": ", tokenizer.status().message()));
-    }
-    model.tokenizer = std::move(*tokenizer);
-  }
-  model.registry = std::make_unique<BackendRegistry>();
-  cpu::RegisterCpuBackends(*model.registry);
-
-  const BackendRegistry* registry = model.registry.get();
-  const ModelSpec spec = model.spec;
-  const std::string pinned_attention = config.attention_backend;
-  RunnerFactory make_runner =
-      [spec, weights, registry, pinned_attention](
-          const CacheGeometry& geometry) -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
-    cpu::CpuRunnerOptions options;
-    options.cache = geometry;
-    if (!pinned_attention.empty()) options.pinned[MixerKind::kAttention] = pinned_attention;
-    return cpu::CreateCpuModelRunner(spec, weights, *registry, options);
-  };
+DeviceInfo CpuDevice() {
   DeviceInfo device;
   device.device_class = DeviceClass::kCpu;
   device.name = "cpu";
+  return device;
+}
+
+absl::StatusOr<ModelSpec> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the config ", path));
+  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a JSON object"));
+  auto spec = ParseModelConfig(json);
+  if (!spec.ok())
+    return absl::Status(spec.status().code(),
+                        absl::StrCat("config ", path, ": ", spec.status().message()));
+  return spec;
+}
+
+// GPT-2's byte <-> printable-character map (the ByteLevel pre-tokenizer and decoder use it).
+std::string ByteLevelChar(int byte) {
+  auto printable = [](int b) {
+    return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+  };
+  int code = byte;
+  if (!printable(byte)) {
+    int n = 0;
+    for (int b = 0; b < byte; ++b)
+      if (!printable(b)) ++n;
+    code = 256 + n;
+  }
+  std::string out;  // UTF-8 of `code` (< 0x800)
+  if (code < 0x80) {
+    out += static_cast<char>(code);
+  } else {
+    out += static_cast<char>(0xC0 | (code >> 6));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  }
+  return out;
+}
+
+#ifdef JUNCTION_WITH_CUDA
+// kv_memory_bytes 0 on CUDA: 90 % of what the device has free after the weights and 3 GiB of
+// activations, workspace and context. The engine's budget counts 4-byte K/V elements; the CUDA
+// runner stores 16-bit ones, so the budget handed over is twice the device bytes meant.
+absl::Status SizeCudaKvCache(const ModelSpec& spec, EngineConfig& config) {
+  if (config.kv_memory_bytes > 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(cuda::CudaMemoryInfo memory, cuda::QueryCudaMemory());
+  const int64_t weights = cuda::CudaWeightBytes(spec);
+  const int64_t usable = (memory.free_bytes - weights - (int64_t{3} << 30)) / 10 * 9;
+  if (usable <= 0)
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the model's weights (", weights >> 20, " MiB) leave no room for a KV cache in the ",
+        memory.free_bytes >> 20, " MiB the device has free"));
+  config.kv_memory_bytes = usable * 2;
+  std::fprintf(stderr,
+               "junction: KV cache: %lld MiB of device memory (free %lld MiB, weights %lld MiB)\n",
+               static_cast<long long>(usable >> 20), static_cast<long long>(memory.free_bytes >> 20),
+               static_cast<long long>(weights >> 20));
+  return absl::OkStatus();
+}
+#endif
+
+}  // namespace
+
+absl::StatusOr<DeviceChoice> ChooseDevice(const std::string& requested) {
+  if (requested != "auto" && requested != "cpu" && requested != "cuda")
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device: '", requested, "' is not one of auto, cpu, cuda"));
+  if (requested == "cpu") return DeviceChoice{CpuDevice(), "--device cpu"};
+#ifdef JUNCTION_WITH_CUDA
+  absl::StatusOr<DeviceInfo> gpu = cuda::QueryCudaDevice();
+  std::string why_not;
+  if (!gpu.ok()) {
+    why_not = std::string(gpu.status().message());
+  } else if (gpu->cuda_sm < 80) {
+    why_not = absl::StrCat("CUDA device '", gpu->name, "' is sm_", gpu->cuda_sm,
+                           "; the CUDA backends need sm_80 or newer");
+  } else {
+    return DeviceChoice{*gpu, absl::StrCat(requested == "cuda" ? "--device cuda: " : "",
+                                           "CUDA device '", gpu->name, "' (sm_", gpu->cuda_sm,
+                                           ") found")};
+  }
+#else
+  const std::string why_not =
+      "this build has no CUDA backend (configured without JUNCTION_CUDA or without nvcc)";
+#endif
+  if (requested == "cuda")
+    return absl::FailedPreconditionError(absl::StrCat("--device cuda: ", why_not));
+  return DeviceChoice{CpuDevice(), absl::StrCat(why_not, ": using the CPU backends")};
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> MakeSyntheticTokenizer(int vocab_size) {
+  if (vocab_size < 256)
+    return absl::InvalidArgumentError("a synthetic tokenizer needs a vocabulary of >= 256 ids");
+  nlohmann::json vocab = nlohmann::json::object();
+  for (int b = 0; b < 256; ++b) vocab[ByteLevelChar(b)] = b;
+  const std::string space = ByteLevelChar(' ');
+  for (int id = 256; id < vocab_size; ++id) vocab[absl::StrCat(space, "t", id)] = id;
+  const nlohmann::json byte_level = {{"type", "ByteLevel"},
+                                     {"add_prefix_space", false},
+                                     {"trim_offsets", true},
+                                     {"use_regex", true}};
+  nlohmann::json tokenizer = {{"version", "1.0"},
+                              {"added_tokens", nlohmann::json::array()},
+                              {"normalizer", nullptr},
+                              {"pre_tokenizer", byte_level},
+                              {"post_processor", byte_level},
+                              {"decoder", byte_level},
+                              {"model",
+                               {{"type", "BPE"},
+                                {"dropout", nullptr},
+                                {"unk_token", nullptr},
+                                {"continuing_subword_prefix", nullptr},
+                                {"end_of_word_suffix", nullptr},
+                                {"fuse_unk", false},
+                                {"byte_fallback", false},
+                                {"ignore_merges", false},
+                                {"vocab", vocab},
+                                {"merges", nlohmann::json::array()}}}};
+  const nlohmann::json config = {
+      {"clean_up_tokenization_spaces", false},
+      {"chat_template",
+       "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+       "{% if add_generation_prompt %}assistant: {% endif %}"}};
+  return Tokenizer::FromJson(tokenizer, config);
+}
+
+absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const EngineConfig& config,
+                                            const std::string& id) {
+  ServedModelOptions options;
+  options.id = id;
+  options.device = "auto";
+  return LoadServedModel(dir, config, options);
+}
+
+absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const EngineConfig& config_in,
+                                            const ServedModelOptions& options) {
+  ServedModel model;
+  const bool random = !options.random_weights_config.empty();
+  model.id = !options.id.empty() ? options.id : random ? options.random_weights_config : dir;
+  ASSIGN_OR_RETURN(DeviceChoice choice, ChooseDevice(options.device));
+  std::fprintf(stderr, "junction: device %s: %s\n",
+               choice.device.device_class == DeviceClass::kCuda ? "cuda" : "cpu",
+               choice.reason.c_str());
+  model.device = choice.device;
+  model.device_reason = choice.reason;
+  const bool on_cuda = choice.device.device_class == DeviceClass::kCuda;
+  if (random && !on_cuda)
+    return absl::FailedPreconditionError(
+        absl::StrCat("--random-weights generates the weights on a CUDA device; the engine would "
+                     "run on the CPU (",
+                     choice.reason, ")"));
+
+  std::shared_ptr<const WeightStore> weights;
+  if (random) {
+    ASSIGN_OR_RETURN(model.spec, LoadConfigFile(options.random_weights_config));
+#ifdef JUNCTION_WITH_CUDA
+    weights = cuda::MakeRandomWeightSource(options.random_seed);
+#endif
+  } else {
+    ASSIGN_OR_RETURN(model.spec, LoadModelSpec(dir));
+    ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store, WeightStore::Open(dir));
+    weights = std::move(store);
+  }
+  model.architecture = model.spec.architecture;
+  {
+    const std::string tokenizer_dir = !options.tokenizer_dir.empty() ? options.tokenizer_dir : dir;
+    auto tokenizer = random && options.tokenizer_dir.empty()
+                         ? MakeSyntheticTokenizer(model.spec.vocab_size)
+                         : Tokenizer::Load(tokenizer_dir);
+    if (!tokenizer.ok()) {
+      return absl::Status(tokenizer.status().code(),
+                          absl::StrCat("tokenizer of ", random && options.tokenizer_dir.empty()
+                                                            ? "the random-weights model"
+                                                            : tokenizer_dir,
+                                       ": ", tokenizer.status().message()));
+    }
+    model.tokenizer = std::move(*tokenizer);
+  }
+
+  EngineConfig config = config_in;
+  model.registry = std::make_unique<BackendRegistry>();
+  const BackendRegistry* registry = model.registry.get();
+  const ModelSpec spec = model.spec;
+  const std::string pinned_attention = config.attention_backend;
+  RunnerFactory make_runner;
+  if (on_cuda) {
+#ifdef JUNCTION_WITH_CUDA
+    cuda::RegisterCudaBackends(*model.registry);
+    RETURN_IF_ERROR(SizeCudaKvCache(spec, config));
+    make_runner = [spec, weights, registry, pinned_attention](
+                      const CacheGeometry& geometry)
+        -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
+      cuda::CudaRunnerOptions runner_options;
+      runner_options.cache = geometry;
+      if (!pinned_attention.empty())
+        runner_options.pinned[MixerKind::kAttention] = pinned_attention;
+      return cuda::CreateCudaModelRunner(spec, weights, *registry, runner_options);
+    };
+#endif
+  } else {
+    cpu::RegisterCpuBackends(*model.registry);
+    make_runner = [spec, weights, registry, pinned_attention](
+                      const CacheGeometry& geometry)
+        -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
+      cpu::CpuRunnerOptions runner_options;
+      runner_options.cache = geometry;
+      if (!pinned_attention.empty())
+        runner_options.pinned[MixerKind::kAttention] = pinned_attention;
+      return cpu::CreateCpuModelRunner(spec, weights, *registry, runner_options);
+    };
+  }
   ASSIGN_OR_RETURN(model.engine,
-                   CreateEngine(model.spec, config, device, *model.registry, make_runner));
+                   CreateEngine(model.spec, config, model.device, *model.registry, make_runner));
   return model;
 }
 

@@ -11,6 +11,15 @@ namespace junction::server {
 std::string ServerUsage() {
   return absl::StrCat(
       "usage: junction-server --model DIR [options] [engine flags]\n"
+      "       junction-server --random-weights CONFIG [options] [engine flags]\n"
+      "  --device auto|cpu|cuda    where the engine runs (default auto: CUDA when a GPU of\n"
+      "                            sm_80+ is present and the build has the CUDA backend, else\n"
+      "                            the CPU; the choice and its reason are logged)\n"
+      "  --random-weights CONFIG   no checkpoint: the model of CONFIG (a config.json) with random\n"
+      "                            bf16 weights generated on the GPU (benchmarks; needs CUDA)\n"
+      "  --tokenizer DIR           tokenizer.json from DIR (default: the model dir; with\n"
+      "                            --random-weights a synthetic byte-level one: id N >= 256\n"
+      "                            decodes to \" tN\")\n"
       "  --served-model-name NAME  the `model` clients send (default: DIR)\n"
       "  --host ADDR               address for both servers (default 127.0.0.1)\n"
       "  --http-port N             OpenAI-compatible HTTP port (default 8000; 0 = any free)\n"
@@ -49,6 +58,12 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     };
     if (flag == "--model")
       o.model_dir = value;
+    else if (flag == "--device")
+      o.device = value;
+    else if (flag == "--random-weights")
+      o.random_weights_config = value;
+    else if (flag == "--tokenizer")
+      o.tokenizer_dir = value;
     else if (flag == "--served-model-name")
       o.served_model_name = value;
     else if (flag == "--host")
@@ -76,14 +91,20 @@ absl::StatusOr<ServerOptions> ParseServerOptions(int argc, char** argv) {
     else
       problems.push_back(absl::StrCat(flag, ": unknown flag"));
   }
-  if (o.model_dir.empty()) problems.push_back("--model DIR is required");
+  if (o.model_dir.empty() && o.random_weights_config.empty())
+    problems.push_back("--model DIR (or --random-weights CONFIG) is required");
+  if (!o.model_dir.empty() && !o.random_weights_config.empty())
+    problems.push_back("--model and --random-weights exclude each other");
+  if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
+    problems.push_back(absl::StrCat("--device: '", o.device, "' is not one of auto, cpu, cuda"));
   if (o.http.port > 65535) problems.push_back("--http-port must be at most 65535");
   if (o.grpc.port > 65535) problems.push_back("--grpc-port must be at most 65535");
   if (o.http.num_threads < 1) problems.push_back("--http-threads must be at least 1");
   if (o.limits.read_timeout_seconds < 1) problems.push_back("--read-timeout must be at least 1");
   if (absl::Status s = o.engine.Validate(); !s.ok()) problems.push_back(std::string(s.message()));
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
-  if (o.served_model_name.empty()) o.served_model_name = o.model_dir;
+  if (o.served_model_name.empty())
+    o.served_model_name = o.model_dir.empty() ? o.random_weights_config : o.model_dir;
   return o;
 }
 

@@ -16,6 +16,19 @@ namespace junction::cuda {
 // Unavailable (not a crash) when there is no device or no usable driver.
 absl::StatusOr<DeviceInfo> QueryCudaDevice();
 
+struct CudaMemoryInfo {
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
+// Free and total memory of device 0 now. Unavailable when there is no device.
+absl::StatusOr<CudaMemoryInfo> QueryCudaMemory();
+
+// Device bytes of a model's weights as the CUDA runner stores them (16-bit matrices: embedding,
+// LM head unless tied, attention q/k/v/o, SwiGLU gate/up/down; float32 norms and biases).
+// `read_per_decode_step`: without the embedding table (a decode step reads one row of it) but
+// with the LM head: the bytes one decode step must read, whose time is the decode floor.
+int64_t CudaWeightBytes(const ModelSpec& spec, bool read_per_decode_step = false);
+
 // Adds every CUDA mixer backend to `registry` ("cuda.flash"), after whatever is there.
 void RegisterCudaBackends(BackendRegistry& registry);
 

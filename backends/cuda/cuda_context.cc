@@ -61,4 +61,32 @@ absl::Status CudaContext::SynchronizeStream() const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<CudaMemoryInfo> QueryCudaMemory() {
+  RETURN_IF_ERROR(QueryCudaDevice().status());
+  size_t free_bytes = 0, total_bytes = 0;
+  RETURN_IF_CUDA_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return CudaMemoryInfo{static_cast<int64_t>(free_bytes), static_cast<int64_t>(total_bytes)};
+}
+
+int64_t CudaWeightBytes(const ModelSpec& spec, bool read_per_decode_step) {
+  const int64_t hidden = spec.hidden_size, vocab = spec.vocab_size, half = 2, f32 = 4;
+  int64_t bytes = vocab * hidden * half;  // the LM head (or the tied embedding)
+  if (!read_per_decode_step && spec.lm_head != spec.embedding) bytes += vocab * hidden * half;
+  bytes += hidden * f32;  // final norm
+  for (const LayerSpec& layer : spec.layers) {
+    if (layer.mixer) {
+      bytes += hidden * f32;
+      if (const auto* a = std::get_if<AttentionSpec>(&layer.mixer->params)) {
+        const int64_t q = int64_t{a->num_heads} * a->head_dim * (a->output_gate ? 2 : 1);
+        const int64_t kv = int64_t{a->num_kv_heads} * a->head_dim;
+        bytes += (q + 2 * kv) * hidden * half + int64_t{a->num_heads} * a->head_dim * hidden * half;
+        if (a->qkv_bias) bytes += (q + 2 * kv) * f32;
+        if (a->o_bias) bytes += hidden * f32;
+      }
+    }
+    if (layer.mlp) bytes += 3 * int64_t{layer.mlp->intermediate_size} * hidden * half + hidden * f32;
+  }
+  return bytes;
+}
+
 }  // namespace junction::cuda

@@ -60,6 +60,8 @@ SampledToken Sampler::Sample(std::span<float> logits, std::span<const TokenId> p
   std::vector<float> logprobs;
   if (params_.greedy()) {
     result.id = static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    // Log-probabilities cost a pass over the vocabulary: only when the request asks for them.
+    if (params_.logprobs == 0) return result;
     LogSoftmax(logits, logprobs);
   } else {
     for (float& v : logits) v /= params_.temperature;
@@ -100,6 +102,7 @@ SampledToken Sampler::Sample(std::span<float> logits, std::span<const TokenId> p
       }
       r -= probs[i];
     }
+    if (params_.logprobs == 0) return result;
     // Report log-probabilities of the distribution actually sampled from (filtered, renormalized).
     std::vector<float> filtered(vocab, -std::numeric_limits<float>::infinity());
     for (int i = 0; i < keep; ++i) filtered[order[i]] = logits[order[i]];

@@ -13,7 +13,9 @@ namespace junction {
 
 struct SampledToken {
   TokenId id = 0;
-  float logprob = 0.0f;  // log-probability of `id` under the final (post-processing) distribution
+  // Log-probability of `id` under the final (post-processing) distribution; computed only when
+  // params.logprobs > 0 (0 otherwise).
+  float logprob = 0.0f;
   std::vector<std::pair<TokenId, float>> top_logprobs;  // params.logprobs entries, best first
 };
 

@@ -1,5 +1,8 @@
 #include "server/http/http_server.h"
 
+#include <chrono>
+#include <thread>
+
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -142,8 +145,23 @@ absl::Status HttpServer::Bind() {
   return absl::OkStatus();
 }
 
-void HttpServer::Serve() { server_->listen_after_bind(); }
+void HttpServer::Serve() {
+  if (!stop_requested_) server_->listen_after_bind();
+  serve_returned_ = true;
+}
 
-void HttpServer::Stop() { server_->stop(); }
+// httplib's stop() does nothing until the listening loop runs, so a Stop that races the Serve
+// thread's start (a model that fails to load at once) waits for one or the other.
+void HttpServer::Stop() {
+  stop_requested_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!serve_returned_ && std::chrono::steady_clock::now() < deadline) {
+    if (server_->is_running()) {
+      server_->stop();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 }  // namespace junction::server

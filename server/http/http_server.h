@@ -3,6 +3,8 @@
 // never throw. See docs/api.md for the endpoints and every error response.
 #pragma once
 
+#include <atomic>
+
 #include <memory>
 #include <string>
 
@@ -40,6 +42,8 @@ class HttpServer {
   ServingState& state_;
   HttpOptions options_;
   std::unique_ptr<httplib::Server> server_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> serve_returned_{false};
   int port_ = 0;
 };
 
