@@ -253,10 +253,19 @@ absl::Status Interpreter::ExecSet(const Stmt& stmt, const std::shared_ptr<Scope>
 }
 
 Value Interpreter::MakeMacro(const Stmt& stmt, const std::shared_ptr<Scope>& scope) {
-  // The macro keeps its defining scope; values never outlive the render, nor does `this`.
+  // The macro refers to its defining scope weakly: the scope holds the macro, so a strong
+  // reference would be a cycle that leaks the scope (and every value in it) on each render.
+  // Values never outlive the render, nor does `this`.
+  std::weak_ptr<Scope> weak_scope = scope;
   return Value::Function(
       stmt.text,
-      [this, &stmt, scope](std::vector<Value>& args, KeywordArgs& kwargs) -> absl::StatusOr<Value> {
+      [this, &stmt, weak_scope](std::vector<Value>& args,
+                                KeywordArgs& kwargs) -> absl::StatusOr<Value> {
+        std::shared_ptr<Scope> scope = weak_scope.lock();
+        if (scope == nullptr) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("macro '", stmt.text, "' called after its scope ended"));
+        }
         if (depth_ >= kMaxMacroDepth) {
           return absl::InvalidArgumentError(
               absl::StrCat("macro '", stmt.text, "' recurses too deeply"));

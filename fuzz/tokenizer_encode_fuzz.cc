@@ -1,0 +1,17 @@
+// libFuzzer entry point of tokenizer_encode_target.h ; a broken property traps.
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz/tokenizer_encode_target.h"
+
+// Loads fixtures (tokenizers, temp shards) before the first timed input.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  static const uint8_t kEmpty[1] = {0};
+  junction::fuzz::TokenizerEncodeTarget(kEmpty, 0);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (!junction::fuzz::TokenizerEncodeTarget(data, size)) __builtin_trap();
+  return 0;
+}
