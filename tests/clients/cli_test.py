@@ -37,6 +37,27 @@ def golden_ids():
         check(out.get("backends", {}).get("attention") == "cpu.flash", f"prompt {i}: backend reported")
 
 
+def backends_per_fixture():
+    """Every fixture reports the backend each of its layer kinds used."""
+    expected = {
+        "mistral_swa": {"sliding_window": "cpu.window"},
+        "qwen3_swa": {"attention": "cpu.flash", "sliding_window": "cpu.window"},
+        "mamba2": {"mamba2": "cpu.mamba2"},
+        "mamba2_g2": {"mamba2": "cpu.mamba2"},
+        "granite_hybrid": {"attention": "cpu.flash", "mamba2": "cpu.mamba2"},
+        "nemotron_h": {"attention": "cpu.flash", "mamba2": "cpu.mamba2"},
+        "qwen3_5_gdn": {"attention": "cpu.flash", "gated_deltanet": "cpu.gated_deltanet"},
+        "fla_path_fox": {"path": "cpu.path"},
+        "fla_gdn": {"gated_deltanet": "cpu.gated_deltanet"},
+    }
+    for name, backends in expected.items():
+        model = os.path.join(TESTS, "golden", name, "model")
+        r = run("--model", model, "--ids", "3,1,4,1,5", "--max-tokens", "3", "--temperature", "0",
+                "--format", "json")
+        out = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(out.get("backends") == backends, f"{name}: backends {out.get('backends')}")
+
+
 def dump_logits():
     with open(os.path.join(GOLDEN, "golden.json")) as f:
         prompt = json.load(f)["prompts"][2]
@@ -133,6 +154,7 @@ def bad_inputs():
 
 os.makedirs(WORK, exist_ok=True)
 golden_ids()
+backends_per_fixture()
 dump_logits()
 bad_inputs()
 print(f"{len(failures)} failed")
