@@ -23,7 +23,7 @@ absl::StatusOr<server::ServerOptions> Parse(std::vector<std::string> args) {
   return server::ParseServerOptions(static_cast<int>(argv.size()), argv.data());
 }
 
-TEST_CASE("--device cpu always picks the CPU", "[server]") {
+TEST_CASE("served model: --device cpu always picks the CPU", "[server]") {
   auto choice = ChooseDevice("cpu");
   REQUIRE(choice.ok());
   CHECK(choice->device.device_class == DeviceClass::kCpu);
@@ -58,7 +58,7 @@ TEST_CASE("without a GPU, --device cuda is a clear error and auto falls back wit
   CHECK(automatic->reason.find("using the CPU backends") != std::string::npos);
 }
 
-TEST_CASE("--device cuda without a GPU fails the model load before reading weights",
+TEST_CASE("served model: --device cuda without a GPU fails the model load before reading weights",
           "[server]") {
   if (GpuPresent()) return;
   ServedModelOptions options;
@@ -70,7 +70,7 @@ TEST_CASE("--device cuda without a GPU fails the model load before reading weigh
   CHECK(std::string(model.status().message()).find("--device cuda") != std::string::npos);
 }
 
-TEST_CASE("--random-weights without a GPU says it needs CUDA", "[server]") {
+TEST_CASE("served model: --random-weights without a GPU says it needs CUDA", "[server]") {
   if (GpuPresent()) return;
   ServedModelOptions options;
   options.random_weights_config = JUNCTION_TEST_DATA_DIR "/../bench/configs/llama3_8b_shape.json";
