@@ -29,8 +29,14 @@ absl::StatusOr<CudaMemoryInfo> QueryCudaMemory();
 // with the LM head: the bytes one decode step must read, whose time is the decode floor.
 int64_t CudaWeightBytes(const ModelSpec& spec, bool read_per_decode_step = false);
 
-// Adds every CUDA mixer backend to `registry` ("cuda.flash"), after whatever is there.
+// Adds every CUDA mixer backend to `registry`, after whatever is there.
 void RegisterCudaBackends(BackendRegistry& registry);
+
+// The mixer backends beside "cuda.flash", each defined in its <name>_backend.cc.
+std::unique_ptr<MixerBackend> MakeCudaWindowBackend();         // "cuda.window"
+std::unique_ptr<MixerBackend> MakeCudaMamba2Backend();         // "cuda.mamba2"
+std::unique_ptr<MixerBackend> MakeCudaGatedDeltaNetBackend();  // "cuda.gated_deltanet"
+std::unique_ptr<MixerBackend> MakeCudaPathBackend();           // "cuda.path"
 
 struct CudaRunnerOptions {
   CacheGeometry cache;
@@ -39,8 +45,8 @@ struct CudaRunnerOptions {
 };
 
 // Loads `spec` onto the GPU in bf16 (weights converted from whatever the files store) with the
-// first registered backend that accepts each layer on this device. Llama-family layers only:
-// softmax attention + SwiGLU MLP. Errors: no device, a missing or misshapen weight (named), a
+// first registered backend that accepts each layer on this device (or the pinned one); MLPs are
+// SwiGLU or relu². Errors: no device, a missing or misshapen weight (named), a
 // layer no backend serves (with every rejection), out of device memory.
 absl::StatusOr<std::unique_ptr<ModelRunner>> CreateCudaModelRunner(
     const ModelSpec& spec, std::shared_ptr<const WeightStore> weights,

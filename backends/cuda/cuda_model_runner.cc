@@ -1,5 +1,5 @@
 // The CUDA model runner: embedding (into a float32 residual stream), per layer (add + RMSNorm ->
-// mixer, add + RMSNorm -> SwiGLU MLP), final add + norm of the rows that need logits, LM head in
+// mixer, add + RMSNorm -> SwiGLU or relu² MLP), final add + norm of the rows that need logits, LM head in
 // float32 out. bf16 activations and weights, float32 accumulation everywhere.
 #include <cstring>
 #include <optional>
@@ -17,9 +17,12 @@ namespace junction::cuda {
 namespace {
 
 struct CudaMlp {
+  MlpKind kind = MlpKind::kSwiGlu;
   int64_t intermediate = 0;
-  const void* gate_up = nullptr;  // [2 * intermediate, hidden]: gate rows, then up rows
-  const void* down = nullptr;     // [hidden, intermediate]
+  // SwiGLU: [2 * intermediate, hidden], gate rows then up rows; relu²: up only [intermediate,
+  // hidden].
+  const void* gate_up = nullptr;
+  const void* down = nullptr;  // [hidden, intermediate]
 };
 
 struct CudaLayer {
@@ -73,12 +76,14 @@ class CudaModelRunner : public ModelRunner {
 
 absl::Status CudaModelRunner::LoadMlp(const LayerSpec& layer_spec, CudaLayer& layer) {
   const MlpSpec& mlp_spec = *layer_spec.mlp;
-  if (mlp_spec.kind != MlpKind::kSwiGlu)
-    return absl::UnimplementedError("the CUDA runner serves SwiGLU MLPs only");
   const int64_t hidden = spec_.hidden_size, inter = mlp_spec.intermediate_size;
   CudaMlp mlp;
+  mlp.kind = mlp_spec.kind;
   mlp.intermediate = inter;
-  if (!mlp_spec.fused_gate_up.empty()) {
+  if (mlp_spec.kind == MlpKind::kRelu2) {
+    ASSIGN_OR_RETURN(mlp.gate_up,
+                     UploadStacked(arena_, *weights_, {mlp_spec.up}, {inter}, hidden, kDType));
+  } else if (!mlp_spec.fused_gate_up.empty()) {
     ASSIGN_OR_RETURN(mlp.gate_up, UploadStacked(arena_, *weights_, {mlp_spec.fused_gate_up},
                                                 {2 * inter}, hidden, kDType));
   } else {
@@ -143,9 +148,15 @@ absl::Status CudaModelRunner::Reserve(int num_tokens, int num_rows) {
 
 absl::Status CudaModelRunner::RunMlp(const CudaMlp& mlp, int n) {
   const cudaStream_t stream = cuda_->stream();
-  RETURN_IF_ERROR(Gemm(*cuda_, {h_.data(), mlp.gate_up, gate_up_.data(), n, 2 * mlp.intermediate,
-                                spec_.hidden_size, kDType, kDType}));
-  LaunchSwiGlu({gate_up_.data(), act_.data(), n, mlp.intermediate}, kDType, stream);
+  if (mlp.kind == MlpKind::kRelu2) {
+    RETURN_IF_ERROR(Gemm(*cuda_, {h_.data(), mlp.gate_up, act_.data(), n, mlp.intermediate,
+                                  spec_.hidden_size, kDType, kDType}));
+    LaunchRelu2(act_.data(), int64_t{n} * mlp.intermediate, kDType, stream);
+  } else {
+    RETURN_IF_ERROR(Gemm(*cuda_, {h_.data(), mlp.gate_up, gate_up_.data(), n,
+                                  2 * mlp.intermediate, spec_.hidden_size, kDType, kDType}));
+    LaunchSwiGlu({gate_up_.data(), act_.data(), n, mlp.intermediate}, kDType, stream);
+  }
   RETURN_IF_ERROR(Gemm(*cuda_, {act_.data(), mlp.down, y_.data(), n, spec_.hidden_size,
                                 mlp.intermediate, kDType, kDType}));
   return absl::OkStatus();

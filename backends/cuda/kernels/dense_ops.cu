@@ -105,6 +105,15 @@ __global__ void SwiGluKernel(SwiGluParams p) {
 }
 
 template <typename T>
+__global__ void Relu2Kernel(T* x, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float v = fmaxf(ToFloat(x[i]), 0.0f);
+    x[i] = FromFloat<T>(v * v);
+  }
+}
+
+template <typename T>
 __global__ void AddBiasKernel(T* x, const float* bias, int64_t rows, int64_t width) {
   const int64_t total = rows * width;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
@@ -143,6 +152,12 @@ void LaunchSwiGlu(const SwiGluParams& p, DType dtype, cudaStream_t stream) {
   if (p.rows * p.width == 0) return;
   JUNCTION_DISPATCH_HALF(dtype,
                          SwiGluKernel<T><<<GridFor(p.rows * p.width, 256), 256, 0, stream>>>(p));
+}
+
+void LaunchRelu2(void* x, int64_t count, DType dtype, cudaStream_t stream) {
+  if (count == 0) return;
+  JUNCTION_DISPATCH_HALF(dtype, Relu2Kernel<T><<<GridFor(count, 256), 256, 0, stream>>>(
+                                    static_cast<T*>(x), count));
 }
 
 void LaunchAddBias(void* x, const float* bias, int64_t rows, int64_t width, DType dtype,

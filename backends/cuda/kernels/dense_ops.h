@@ -76,6 +76,9 @@ struct SwiGluParams {
 };
 void LaunchSwiGlu(const SwiGluParams& p, DType dtype, cudaStream_t stream);
 
+// x <- relu(x)^2 in place over `count` elements (NemotronH's MLP activation).
+void LaunchRelu2(void* x, int64_t count, DType dtype, cudaStream_t stream);
+
 // x[r, i] += bias[i] for a [rows, width] activation (dtype).
 void LaunchAddBias(void* x, const float* bias, int64_t rows, int64_t width, DType dtype,
                    cudaStream_t stream);
