@@ -12,7 +12,7 @@
 
 #include "fuzz/fuzz_data.h"
 #include "server/http/openai_request.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 namespace junction::fuzz {
 namespace internal {

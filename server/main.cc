@@ -13,7 +13,7 @@
 #include "backends/cpu/cpu_backends.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 #include "server/server_options.h"
 
 namespace {

@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "server/auth.h"
 #include "server/metrics.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 namespace junction::server {
 

@@ -19,7 +19,7 @@
 #include "engine/tokenizer/incremental_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "server/metrics.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 namespace junction::server {
 

@@ -37,6 +37,8 @@ options:
   --dump-logits FILE    one forward over the prompt; write logits [T, vocab] as safetensors
   --prefill-chunk N     prefill the prompt N tokens at a time
   --threads N           CPU threads (default: all cores)
+  --device D            auto (a CUDA GPU when this build and the machine have one, else the
+                        CPU), cpu or cuda (default auto)
   --chat                interactive chat with the model's chat template (/reset, /exit;
                         Ctrl-C stops an answer)
   --system TEXT         the chat's system message
@@ -104,6 +106,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
     else if (flag == "--detokenize") o.detokenize_file = value();
     else if (flag == "--prefill-chunk") number(o.prefill_chunk);
     else if (flag == "--threads") number(o.num_threads);
+    else if (flag == "--device") o.device = value();
     else if (flag == "--chat") o.chat = true;
     else if (flag == "--server") o.server = value();
     else if (flag == "--system") o.system_prompt = value();
@@ -124,6 +127,8 @@ absl::StatusOr<CliOptions> ParseCliOptions(int argc, char** argv) {
     if (o.tokenizer_dir.empty()) o.tokenizer_dir = o.model_dir;
   }
   if (o.prefill_chunk < 0) problems.push_back("--prefill-chunk must be >= 0");
+  if (o.device != "auto" && o.device != "cpu" && o.device != "cuda")
+    problems.push_back("--device: '" + o.device + "' is not one of auto, cpu, cuda");
   if (absl::Status s = o.engine.Validate(); !s.ok()) problems.push_back(std::string(s.message()));
   if (absl::Status s = o.sampling.Validate(); !s.ok()) problems.push_back(std::string(s.message()));
   if (!problems.empty())

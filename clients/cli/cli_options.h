@@ -24,6 +24,7 @@ struct CliOptions {
   std::optional<std::string> detokenize_file;
   int prefill_chunk = 0;
   int num_threads = 0;
+  std::string device = "auto";  // --device auto|cpu|cuda (backends/loader's ChooseDevice)
   SamplingParams sampling;
   bool chat = false;          // --chat: the interactive chat REPL (clients/cli/chat_repl.h)
   std::string server;         // --server HOST:PORT: generate on a junction-server over gRPC

@@ -1,6 +1,7 @@
 #include "clients/cli/dump_logits_command.h"
 
 #include "backends/cpu/cpu_backends.h"
+#include "backends/loader/served_model.h"
 #include "engine/common/status_macros.h"
 #include "engine/generation/sequential_generator.h"
 #include "engine/model/model_config.h"
@@ -9,8 +10,8 @@
 
 namespace junction::cli {
 
-// Runs straight through a CPU model runner (SequentialGenerator), not the engine: every
-// position's logits are wanted, which the serving engine never produces.
+// Runs straight through a model runner of the chosen device (SequentialGenerator), not the
+// engine: every position's logits are wanted, which the serving engine never produces.
 absl::Status RunDumpLogitsCommand(const CliOptions& options) {
   ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(options.model_dir));
   std::vector<TokenId> prompt;
@@ -22,15 +23,15 @@ absl::Status RunDumpLogitsCommand(const CliOptions& options) {
   }
   ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> weights, WeightStore::Open(options.model_dir));
   cpu::SetCpuThreads(options.num_threads);
+  ASSIGN_OR_RETURN(DeviceChoice device, ChooseDevice(options.device));
   BackendRegistry registry;
-  cpu::RegisterCpuBackends(registry);
-  cpu::CpuRunnerOptions runner_options;
-  const int block_size = runner_options.cache.block_size;
-  runner_options.cache.num_blocks =
-      static_cast<int>(prompt.size() + block_size - 1) / block_size + 1;
-  runner_options.cache.num_state_slots = 1;
-  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner,
-                   cpu::CreateCpuModelRunner(spec, std::move(weights), registry, runner_options));
+  ASSIGN_OR_RETURN(RunnerFactory make_runner,
+                   MakeRunnerFactory(spec, std::move(weights), device.device, registry,
+                                     options.engine.attention_backend));
+  CacheGeometry cache;
+  cache.num_blocks = static_cast<int>(prompt.size() + cache.block_size - 1) / cache.block_size + 1;
+  cache.num_state_slots = 1;
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner, make_runner(cache));
   SequentialGenerator generator(*runner);
   SequentialOptions sequential;
   sequential.prefill_chunk = options.prefill_chunk;

@@ -4,7 +4,7 @@
 #include "absl/status/statusor.h"
 #include "engine/runtime/engine_api.h"
 #include "junction/v1/generation.pb.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 #include "server/text_generation.h"
 
 namespace junction::server {

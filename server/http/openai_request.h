@@ -10,7 +10,7 @@
 
 #include "engine/sampling/sampling_params.h"
 #include "server/http/api_error.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 namespace junction::server {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 #include "server/text_generation.h"
 
 namespace junction::server {

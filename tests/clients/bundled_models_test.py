@@ -29,9 +29,9 @@ def check(cond, what):
 os.makedirs(WORK, exist_ok=True)
 for name in MODELS:
     model = os.path.join(REPO, "models", name)
-    r = subprocess.run([CLI, "--model", model, "--prompt", "ROMEO:", "--max-tokens", "12",
-                        "--seed", "7", "--format", "json"], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run([CLI, "--model", model, "--device", "cpu", "--prompt", "ROMEO:",
+                        "--max-tokens", "12", "--seed", "7", "--format", "json"],
+                       capture_output=True, text=True, timeout=300)
     out = json.loads(r.stdout) if r.returncode == 0 else {}
     check(r.returncode == 0, f"{name}: exit 0 ({r.stderr.strip()[:200]})")
     check(len(out.get("ids", [])) == 12 and len(out.get("text", "")) > 0, f"{name}: 12 tokens of text")

@@ -17,6 +17,10 @@ failures = []
 
 
 def run(*args):
+    # In-process runs compare with float32 goldens: pin the CPU reference path (auto would take a
+    # GPU where there is one).
+    if "--model" in args and "--server" not in args and "--device" not in args:
+        args = (*args, "--device", "cpu")
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
 
 

@@ -10,7 +10,7 @@ The two are matched by the X-Request-Id header the loadgen sends.
 
 Compared: per request, the number of text events (equal), and TTFT (relay: first request byte
 -> first event; loadgen: send -> first chunk) and first-to-last-chunk time (within 5 % + 5 ms);
-over all requests, mean and median TTFT (within 5 % + 1.5 ms), mean ITL (within 5 %), median
+over all requests, mean and median TTFT (within 5 % + 1.5 ms), mean ITL (5 % + 0.1 ms), median
 ITL (5 % + 0.5 ms). Requests arrive at a smooth 8 per second (no simultaneous first wave: on a
 2-core machine four threads starting at once wait for a CPU between taking their send time and
 writing), at most 4 at a time, with 512-token prompts so that latencies are tens of
@@ -70,7 +70,9 @@ def compare(backend, relay, trace_path, n):
     for name, ours, theirs, slack_ms in [
         ("mean TTFT", statistics.mean(ours_ttft), statistics.mean(relay_ttft), 1.5),
         ("median TTFT", statistics.median(ours_ttft), statistics.median(relay_ttft), 1.5),
-        ("mean ITL", statistics.mean(ours_itl), statistics.mean(relay_itl), 0.0),
+        # Decode steps of the fixture model take a fraction of a millisecond: the relay's own
+        # forwarding time is a visible part of such a gap.
+        ("mean ITL", statistics.mean(ours_itl), statistics.mean(relay_itl), 0.1),
     ]:
         check(abs(ours - theirs) <= TOLERANCE * max(ours, theirs) + slack_ms,
               f"{backend}: {name} loadgen {ours:.3f} ms vs relay {theirs:.3f} ms")

@@ -91,8 +91,8 @@ class Terminal:
 
 
 def two_turns_and_reset(model):
-    t = Terminal(["--model", model, "--chat", "--temperature", "0", "--max-tokens", "16",
-                  "--threads", "1"])
+    t = Terminal(["--model", model, "--device", "cpu", "--chat", "--temperature", "0",
+                  "--max-tokens", "16", "--threads", "1"])
     t.read_until(rb"/reset clears the history.*>>> ")
     a1, p1, g1, _, plan = t.turn("hello")
     check(p1 == len("user: hello\nassistant: "), f"turn 1: prompt is the rendered template ({p1})")
@@ -108,8 +108,8 @@ def two_turns_and_reset(model):
 
 
 def ctrl_c(model):
-    t = Terminal(["--model", model, "--chat", "--temperature", "0", "--max-tokens", "4000",
-                  "--ignore-eos", "--threads", "1"])
+    t = Terminal(["--model", model, "--device", "cpu", "--chat", "--temperature", "0",
+                  "--max-tokens", "4000", "--ignore-eos", "--threads", "1"])
     t.read_until(rb">>> ")
     t.send(b"tell me a long story\r")
     t.read_until(rb"story\r\n.")  # the answer has started streaming
@@ -141,8 +141,9 @@ def remote(model):
         out = json.loads(r.stdout) if r.returncode == 0 else {}
         check(out.get("completion_tokens") == 8 and len(out.get("ids", [])) == 8 and
               "attention=" in out.get("plan", ""), f"--server one-shot prompt over gRPC ({r.stderr})")
-        local = subprocess.run([CLI, "--model", model, "--prompt", "hi", "--max-tokens", "8",
-                                "--ignore-eos", "--temperature", "0", "--format", "json"],
+        local = subprocess.run([CLI, "--model", model, "--device", "cpu", "--prompt", "hi",
+                                "--max-tokens", "8", "--ignore-eos", "--temperature", "0",
+                                "--format", "json"],
                                capture_output=True, text=True, timeout=60)
         if local.returncode == 0 and "ids" in json.loads(local.stdout):
             check(json.loads(local.stdout)["ids"] == out.get("ids"),

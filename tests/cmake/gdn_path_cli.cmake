@@ -42,7 +42,7 @@ list(JOIN prompt "," prompt_ids)
 
 execute_process(
   COMMAND "${CLI}" --model "${FIXTURE}/model" --ids "${prompt_ids}" --max-tokens ${num_greedy}
-          --temperature 0 --ignore-eos --format json --threads 1
+          --temperature 0 --ignore-eos --format json --threads 1 --device cpu
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "junction-cli failed (${rc}): ${err}")
@@ -65,7 +65,7 @@ set(dump "${OUT_DIR}/logits.safetensors")
 file(REMOVE "${dump}")
 execute_process(
   COMMAND "${CLI}" --model "${FIXTURE}/model" --ids "${prompt_ids}" --dump-logits "${dump}"
-          --prefill-chunk 3 --threads 1
+          --prefill-chunk 3 --threads 1 --device cpu
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR NOT EXISTS "${dump}")
   message(FATAL_ERROR "junction-cli --dump-logits failed (${rc}): ${err}")

@@ -12,7 +12,7 @@
 
 #include "engine/runtime/engine_api.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 namespace junction::testing {
 

@@ -1,6 +1,6 @@
 // Device selection (--device), --random-weights and the synthetic tokenizer of junction-server.
 // Runs without a GPU (CI); where one is present the GPU-less expectations are skipped.
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -14,7 +14,7 @@ cat > "$work/in.jsonl" <<'JSONL'
 
 {"ids": [42], "max_tokens": 5, "temperature": 0.8, "seed": 11}
 JSONL
-"$cli" --model "$model" --batch "$work/in.jsonl" --ignore-eos --max-seqs 4 \
+"$cli" --model "$model" --device cpu --batch "$work/in.jsonl" --ignore-eos --max-seqs 4 \
   --max-batched-tokens 8 --kv-memory 2M > "$work/out.jsonl"
 
 python3 - "$work/out.jsonl" <<'PY'
@@ -31,17 +31,17 @@ print("batch output ok")
 PY
 
 # Greedy ids of line 1 equal a plain one-prompt run.
-single="$("$cli" --model "$model" --ids 1,5,9,200,17 --max-tokens 6 --temperature 0 --ignore-eos)"
+single="$("$cli" --model "$model" --device cpu --ids 1,5,9,200,17 --max-tokens 6 --temperature 0 --ignore-eos)"
 batch="$(python3 -c 'import json,sys; print(",".join(map(str, json.loads(open(sys.argv[1]).readline())["ids"])))' "$work/out.jsonl")"
 [[ "$single" == "$batch" ]] || { echo "batch ids $batch != single-run ids $single"; exit 1; }
 
 # A text prompt line is refused with a clear message; so is a bad engine flag.
 echo '{"prompt": "hello"}' > "$work/text.jsonl"
-if "$cli" --model "$model" --batch "$work/text.jsonl" 2> "$work/err.txt"; then
+if "$cli" --model "$model" --device cpu --batch "$work/text.jsonl" 2> "$work/err.txt"; then
   echo "a text prompt line should fail"; exit 1
 fi
 grep -q "tokenizer" "$work/err.txt" || { cat "$work/err.txt"; exit 1; }
-if "$cli" --model "$model" --batch "$work/in.jsonl" --kv-memory lots 2> "$work/err.txt"; then
+if "$cli" --model "$model" --device cpu --batch "$work/in.jsonl" --kv-memory lots 2> "$work/err.txt"; then
   echo "a bad --kv-memory should fail"; exit 1
 fi
 grep -q -- "--kv-memory" "$work/err.txt" || { cat "$work/err.txt"; exit 1; }

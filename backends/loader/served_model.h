@@ -1,6 +1,6 @@
 // A model ready to serve: its spec, tokenizer, backends and running engine, loaded from a Hugging
 // Face model directory (or, for benchmarks, a config.json alone with random weights generated on
-// the GPU). Shared by junction-server and junction-cli.
+// the GPU) onto the chosen device. Shared by junction-server and junction-cli.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,7 @@ struct ServedModel {
   ModelSpec spec;
   DeviceInfo device;          // where the engine runs
   std::string device_reason;  // why that device (also logged to stderr at load)
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;  // null only without require_tokenizer
   // Declared before the engine: the engine's runner holds references into the registry.
   std::unique_ptr<BackendRegistry> registry;
   std::unique_ptr<EngineApi> engine;
@@ -47,7 +47,19 @@ struct ServedModelOptions {
   // (ids 0-255 are the bytes, id N >= 256 decodes to " tN"), so token-id prompts and every
   // generated id work.
   std::string tokenizer_dir;
+  // false: a directory without tokenizer.json loads with no tokenizer (token-id prompts only).
+  bool require_tokenizer = true;
+  // Log the device choice and the KV-cache size to stderr.
+  bool verbose = true;
 };
+
+// A runner factory for `spec` on `device`: registers that device's backends in `registry` (which
+// must outlive the runners) and builds runners with the given cache geometry. `pinned_attention`
+// names the backend of every softmax-attention layer (empty = the router's choice).
+absl::StatusOr<RunnerFactory> MakeRunnerFactory(const ModelSpec& spec,
+                                                std::shared_ptr<const WeightStore> weights,
+                                                const DeviceInfo& device, BackendRegistry& registry,
+                                                const std::string& pinned_attention);
 
 // Reads DIR/config.json (spec), the safetensors weights, DIR/tokenizer.json (+ config), picks the
 // device (ChooseDevice; the choice and its reason go to stderr), registers that device's

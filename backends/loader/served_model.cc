@@ -1,6 +1,7 @@
-#include "server/served_model.h"
+#include "backends/loader/served_model.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -63,7 +64,7 @@ std::string ByteLevelChar(int byte) {
 // kv_memory_bytes 0 on CUDA: 90 % of what the device has free after the weights and 3 GiB of
 // activations, workspace and context. The engine's budget counts 4-byte K/V elements; the CUDA
 // runner stores 16-bit ones, so the budget handed over is twice the device bytes meant.
-absl::Status SizeCudaKvCache(const ModelSpec& spec, EngineConfig& config) {
+absl::Status SizeCudaKvCache(const ModelSpec& spec, EngineConfig& config, bool verbose) {
   if (config.kv_memory_bytes > 0) return absl::OkStatus();
   ASSIGN_OR_RETURN(cuda::CudaMemoryInfo memory, cuda::QueryCudaMemory());
   const int64_t weights = cuda::CudaWeightBytes(spec);
@@ -73,7 +74,8 @@ absl::Status SizeCudaKvCache(const ModelSpec& spec, EngineConfig& config) {
         "the model's weights (", weights >> 20, " MiB) leave no room for a KV cache in the ",
         memory.free_bytes >> 20, " MiB the device has free"));
   config.kv_memory_bytes = usable * 2;
-  std::fprintf(stderr,
+  if (verbose)
+    std::fprintf(stderr,
                "junction: KV cache: %lld MiB of device memory (free %lld MiB, weights %lld MiB)\n",
                static_cast<long long>(usable >> 20), static_cast<long long>(memory.free_bytes >> 20),
                static_cast<long long>(weights >> 20));
@@ -146,6 +148,36 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> MakeSyntheticTokenizer(int vocab_size
   return Tokenizer::FromJson(tokenizer, config);
 }
 
+absl::StatusOr<RunnerFactory> MakeRunnerFactory(const ModelSpec& spec,
+                                                std::shared_ptr<const WeightStore> weights,
+                                                const DeviceInfo& device, BackendRegistry& registry,
+                                                const std::string& pinned_attention) {
+  const BackendRegistry* backends = &registry;
+  if (device.device_class == DeviceClass::kCuda) {
+#ifdef JUNCTION_WITH_CUDA
+    cuda::RegisterCudaBackends(registry);
+    return RunnerFactory([spec, weights, backends, pinned_attention](const CacheGeometry& geometry)
+                             -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
+      cuda::CudaRunnerOptions runner_options;
+      runner_options.cache = geometry;
+      if (!pinned_attention.empty())
+        runner_options.pinned[MixerKind::kAttention] = pinned_attention;
+      return cuda::CreateCudaModelRunner(spec, weights, *backends, runner_options);
+    });
+#else
+    return absl::FailedPreconditionError("this build has no CUDA backend");
+#endif
+  }
+  cpu::RegisterCpuBackends(registry);
+  return RunnerFactory([spec, weights, backends, pinned_attention](const CacheGeometry& geometry)
+                           -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
+    cpu::CpuRunnerOptions runner_options;
+    runner_options.cache = geometry;
+    if (!pinned_attention.empty()) runner_options.pinned[MixerKind::kAttention] = pinned_attention;
+    return cpu::CreateCpuModelRunner(spec, weights, *backends, runner_options);
+  });
+}
+
 absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const EngineConfig& config,
                                             const std::string& id) {
   ServedModelOptions options;
@@ -160,9 +192,10 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const Engine
   const bool random = !options.random_weights_config.empty();
   model.id = !options.id.empty() ? options.id : random ? options.random_weights_config : dir;
   ASSIGN_OR_RETURN(DeviceChoice choice, ChooseDevice(options.device));
-  std::fprintf(stderr, "junction: device %s: %s\n",
-               choice.device.device_class == DeviceClass::kCuda ? "cuda" : "cpu",
-               choice.reason.c_str());
+  if (options.verbose)
+    std::fprintf(stderr, "junction: device %s: %s\n",
+                 choice.device.device_class == DeviceClass::kCuda ? "cuda" : "cpu",
+                 choice.reason.c_str());
   model.device = choice.device;
   model.device_reason = choice.reason;
   const bool on_cuda = choice.device.device_class == DeviceClass::kCuda;
@@ -184,8 +217,9 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const Engine
     weights = std::move(store);
   }
   model.architecture = model.spec.architecture;
-  {
-    const std::string tokenizer_dir = !options.tokenizer_dir.empty() ? options.tokenizer_dir : dir;
+  const std::string tokenizer_dir = !options.tokenizer_dir.empty() ? options.tokenizer_dir : dir;
+  if (options.require_tokenizer || random ||
+      std::filesystem::exists(std::filesystem::path(tokenizer_dir) / "tokenizer.json")) {
     auto tokenizer = random && options.tokenizer_dir.empty()
                          ? MakeSyntheticTokenizer(model.spec.vocab_size)
                          : Tokenizer::Load(tokenizer_dir);
@@ -200,37 +234,13 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const Engine
   }
 
   EngineConfig config = config_in;
-  model.registry = std::make_unique<BackendRegistry>();
-  const BackendRegistry* registry = model.registry.get();
-  const ModelSpec spec = model.spec;
-  const std::string pinned_attention = config.attention_backend;
-  RunnerFactory make_runner;
-  if (on_cuda) {
 #ifdef JUNCTION_WITH_CUDA
-    cuda::RegisterCudaBackends(*model.registry);
-    RETURN_IF_ERROR(SizeCudaKvCache(spec, config));
-    make_runner = [spec, weights, registry, pinned_attention](
-                      const CacheGeometry& geometry)
-        -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
-      cuda::CudaRunnerOptions runner_options;
-      runner_options.cache = geometry;
-      if (!pinned_attention.empty())
-        runner_options.pinned[MixerKind::kAttention] = pinned_attention;
-      return cuda::CreateCudaModelRunner(spec, weights, *registry, runner_options);
-    };
+  if (on_cuda) RETURN_IF_ERROR(SizeCudaKvCache(model.spec, config, options.verbose));
 #endif
-  } else {
-    cpu::RegisterCpuBackends(*model.registry);
-    make_runner = [spec, weights, registry, pinned_attention](
-                      const CacheGeometry& geometry)
-        -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
-      cpu::CpuRunnerOptions runner_options;
-      runner_options.cache = geometry;
-      if (!pinned_attention.empty())
-        runner_options.pinned[MixerKind::kAttention] = pinned_attention;
-      return cpu::CreateCpuModelRunner(spec, weights, *registry, runner_options);
-    };
-  }
+  model.registry = std::make_unique<BackendRegistry>();
+  ASSIGN_OR_RETURN(RunnerFactory make_runner,
+                   MakeRunnerFactory(model.spec, weights, model.device, *model.registry,
+                                     config.attention_backend));
   ASSIGN_OR_RETURN(model.engine,
                    CreateEngine(model.spec, config, model.device, *model.registry, make_runner));
   return model;
