@@ -16,7 +16,7 @@ int64_t I64(int v) { return static_cast<int64_t>(v); }
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
-    const LayerContext& context, CudaContext* cuda, DType dtype) {
+    const LayerContext& context, CudaContext* cuda, DType dtype, bool allow_window_policy) {
   std::unique_ptr<CudaAttentionLayer> layer(new CudaAttentionLayer());
   const AttentionSpec& spec = std::get<AttentionSpec>(context.mixer->params);
   layer->cuda_ = cuda;
@@ -26,18 +26,22 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
   layer->norm_eps_ = context.model->norm_eps;
   layer->norm_plus_one_ = context.model->norm_plus_one;
   layer->cache_ = context.cache;
+  layer->allow_window_policy_ = allow_window_policy;
   const WeightStore& w = *context.weights;
   const std::string& p = context.mixer->weight_prefix;
   const int64_t hidden = layer->hidden_;
-  const int64_t q_rows = I64(spec.num_heads) * spec.head_dim;
+  // With the output gate q_proj holds, per head, the query rows and then the gate rows.
+  const int64_t q_rows = I64(spec.num_heads) * spec.head_dim * (spec.output_gate ? 2 : 1);
   const int64_t kv_rows = I64(spec.num_kv_heads) * spec.head_dim;
+  const int64_t o_cols = I64(spec.num_heads) * spec.head_dim;
+  layer->qkv_width_ = q_rows + 2 * kv_rows;
   DeviceArena& arena = layer->weights_;
   ASSIGN_OR_RETURN(
       layer->w_qkv_,
       UploadStacked(arena, w, {p + "q_proj.weight", p + "k_proj.weight", p + "v_proj.weight"},
                     {q_rows, kv_rows, kv_rows}, hidden, dtype));
   ASSIGN_OR_RETURN(layer->w_o_,
-                   UploadStacked(arena, w, {p + "o_proj.weight"}, {hidden}, q_rows, dtype));
+                   UploadStacked(arena, w, {p + "o_proj.weight"}, {hidden}, o_cols, dtype));
   if (spec.qkv_bias) {
     std::vector<float> bias;
     for (const auto& [name, rows] :
@@ -75,10 +79,9 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
 }
 
 absl::Status CudaAttentionLayer::Plan(const StepBatch& batch) {
-  for (const ScheduledChunk& chunk : batch.chunks)
-    if (chunk.policy.mode == AttentionPolicy::Mode::kWindow)
-      return absl::FailedPreconditionError("cuda.flash has no window policy (sinks + window)");
   FlashPlanConfig config;
+  config.sliding_window = spec_.sliding_window;
+  config.window_policy = allow_window_policy_;
   config.num_heads = spec_.num_heads;
   config.num_kv_heads = spec_.num_kv_heads;
   config.head_dim = spec_.head_dim;
@@ -91,8 +94,10 @@ absl::Status CudaAttentionLayer::Plan(const StepBatch& batch) {
   const size_t t = std::max(num_tokens_, 1);
   const int elem = DTypeSize(dtype_);
   const int64_t d = spec_.head_dim;
-  RETURN_IF_ERROR(qkv_.Reserve(t * (spec_.num_heads + 2 * spec_.num_kv_heads) * d * elem));
+  RETURN_IF_ERROR(qkv_.Reserve(t * qkv_width_ * elem));
   RETURN_IF_ERROR(q_.Reserve(t * spec_.num_heads * d * elem));
+  if (plan_.sink_positions() != nullptr && inv_freq_ != nullptr)
+    RETURN_IF_ERROR(q_sink_.Reserve(t * spec_.num_heads * d * elem));
   RETURN_IF_ERROR(attended_.Reserve(t * spec_.num_heads * d * elem));
   return absl::OkStatus();
 }
@@ -103,11 +108,12 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
   if (num_tokens_ == 0) return;
   const cudaStream_t stream = cuda_->stream();
   const int d = spec_.head_dim;
-  const int64_t qkv_width = I64(spec_.num_heads + 2 * spec_.num_kv_heads) * d;
   const int64_t q_width = I64(spec_.num_heads) * d;
+  // Sink queries differ from q only with RoPE (the CPU's UsesSinkQuery).
+  const bool sink_queries = plan_.sink_positions() != nullptr && inv_freq_ != nullptr;
   CHECK_CUDA(cudaGetLastError());
-  absl::Status status =
-      Gemm(*cuda_, {in.data, w_qkv_, qkv_.data(), num_tokens_, qkv_width, hidden_, dtype_, dtype_});
+  absl::Status status = Gemm(
+      *cuda_, {in.data, w_qkv_, qkv_.data(), num_tokens_, qkv_width_, hidden_, dtype_, dtype_});
   JUNCTION_CHECK(status.ok(), "%s", status.ToString().c_str());
 
   PrepareQkvParams prep;
@@ -122,7 +128,11 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
   prep.attention_scaling = attention_scaling_;
   prep.positions = plan_.positions();
   prep.slots = plan_.slots();
+  prep.exact_rope = plan_.exact_rope();
+  prep.sink_positions = sink_queries ? plan_.sink_positions() : nullptr;
+  prep.output_gate = spec_.output_gate;
   prep.q_out = q_.data();
+  prep.q_sink_out = sink_queries ? q_sink_.data() : nullptr;
   prep.k_cache = k_cache_.data();
   prep.v_cache = v_cache_.data();
   prep.num_tokens = num_tokens_;
@@ -133,6 +143,7 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
 
   auto bind = [&](FlashParams p) {
     p.q = q_.data();
+    p.q_sink = sink_queries ? q_sink_.data() : nullptr;
     p.k_cache = k_cache_.data();
     p.v_cache = v_cache_.data();
     p.o = attended_.data();
@@ -142,6 +153,17 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
   if (plan_.num_prefill_items() > 0)
     LaunchFlashPrefill(bind(plan_.PrefillParams()), dtype_, stream);
   if (plan_.num_decode_items() > 0) LaunchFlashDecode(bind(plan_.DecodeParams()), dtype_, stream);
+  if (spec_.output_gate) {
+    OutputGateParams gate;
+    gate.x = attended_.data();
+    gate.qkv = qkv_.data();
+    gate.bias = qkv_bias_;
+    gate.num_tokens = num_tokens_;
+    gate.num_heads = spec_.num_heads;
+    gate.head_dim = d;
+    gate.qkv_width = qkv_width_;
+    LaunchOutputGate(gate, dtype_, stream);
+  }
   status = Gemm(*cuda_,
                 {attended_.data(), w_o_, out.data, num_tokens_, hidden_, q_width, dtype_, dtype_});
   JUNCTION_CHECK(status.ok(), "%s", status.ToString().c_str());

@@ -1,6 +1,10 @@
 // CudaAttentionLayer: a softmax-attention mixer on the GPU. One fused q|k|v GEMM, one kernel for
 // bias + per-head q/k RMSNorm + RoPE + writing K/V into the paged cache, flash attention over the
-// cache (prefill tiles and split-KV decode tiles from one FlashPlan), and the output GEMM.
+// cache (prefill tiles and split-KV decode tiles from one FlashPlan), Qwen3.5's output gate, and
+// the output GEMM. Serves "cuda.flash" and "cuda.window" with the semantics of the CPU layer
+// (backends/cpu/attention_layer.h): a trained window (AttentionSpec::sliding_window) and, when
+// allowed, AttentionPolicy::kWindow requests (sinks + window, sinks scored with a query rotated
+// at min(p, W - 1 + num_sinks), float64 RoPE angles); blocks the policy released are never read.
 #pragma once
 
 #include <memory>
@@ -16,9 +20,11 @@ namespace junction::cuda {
 class CudaAttentionLayer : public MixerLayer {
  public:
   // Uploads the layer's weights and allocates its K/V caches
-  // ([num_blocks, block_size, num_kv_heads, head_dim] each, zeroed).
-  static absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> Create(const LayerContext& context,
-                                                                    CudaContext* cuda, DType dtype);
+  // ([num_blocks, block_size, num_kv_heads, head_dim] each, zeroed). allow_window_policy: Plan
+  // accepts AttentionPolicy::kWindow chunks (otherwise it fails on them).
+  static absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> Create(
+      const LayerContext& context, CudaContext* cuda, DType dtype,
+      bool allow_window_policy = false);
 
   // Plans the flash tiles and uploads them; grows scratch buffers to the step's token count.
   absl::Status Plan(const StepBatch& batch) override;
@@ -39,7 +45,9 @@ class CudaAttentionLayer : public MixerLayer {
   bool norm_plus_one_ = false;
   CacheGeometry cache_;
   DeviceArena weights_{0};
-  const void* w_qkv_ = nullptr;  // [(num_heads + 2 * num_kv_heads) * head_dim, hidden]
+  bool allow_window_policy_ = false;
+  int64_t qkv_width_ = 0;        // fused projection rows: (num_heads (x2 gated) + 2 kv) * head_dim
+  const void* w_qkv_ = nullptr;  // [qkv_width_, hidden]
   const void* w_o_ = nullptr;    // [hidden, num_heads * head_dim]
   const float* qkv_bias_ = nullptr;
   const float* o_bias_ = nullptr;
@@ -48,7 +56,7 @@ class CudaAttentionLayer : public MixerLayer {
   const float* inv_freq_ = nullptr;
   float attention_scaling_ = 1.0f;
   DeviceBuffer k_cache_, v_cache_;
-  DeviceBuffer qkv_, q_, attended_;  // scratch, grow-only
+  DeviceBuffer qkv_, q_, q_sink_, attended_;  // scratch, grow-only
   FlashPlan plan_;
   int num_tokens_ = 0;
   int decode_ctas_per_sm_ = 1;

@@ -1,4 +1,5 @@
-// "cuda.flash": softmax attention over paged KV on sm_80+ GPUs (full causal; no window policy).
+// "cuda.flash": softmax attention over paged KV on sm_80+ GPUs: full causal, Qwen3.5's output
+// gate, and StreamingLLM requests (AttentionPolicy::kWindow: sinks + window) like cpu.flash.
 #include "absl/strings/str_cat.h"
 #include "backends/cuda/attention_layer.h"
 #include "backends/cuda/cuda_backends.h"
@@ -18,7 +19,7 @@ class FlashBackend : public MixerBackend {
     // 64 and 128 are the production head dims; 16 serves the small test fixtures.
     descriptor_.head_dims = {16, 64, 128};
     descriptor_.dtypes = {DType::kBF16};
-    descriptor_.window_policy = false;
+    descriptor_.window_policy = true;  // StreamingLLM sinks + window on full-attention layers
     descriptor_.graph_safe = false;
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
@@ -28,7 +29,6 @@ class FlashBackend : public MixerBackend {
     if (!reason.empty()) return reason;
     const auto& spec = std::get<AttentionSpec>(mixer.params);
     if (spec.sliding_window > 0) return "sliding-window layers need a window backend";
-    if (spec.output_gate) return "no attention output gate";
     if (spec.num_kv_heads <= 0 || spec.num_heads % spec.num_kv_heads != 0)
       return "num_heads must be a multiple of num_kv_heads";
     if (spec.rope.rotary_dim % 2 != 0 || spec.rope.rotary_dim > spec.head_dim)
@@ -40,7 +40,8 @@ class FlashBackend : public MixerBackend {
       const LayerContext& context) const override {
     ASSIGN_OR_RETURN(CudaContext * cuda, CudaContext::Default());
     ASSIGN_OR_RETURN(std::unique_ptr<CudaAttentionLayer> layer,
-                     CudaAttentionLayer::Create(context, cuda, DType::kBF16));
+                     CudaAttentionLayer::Create(context, cuda, DType::kBF16,
+                                                descriptor_.window_policy));
     return std::unique_ptr<MixerLayer>(std::move(layer));
   }
 
@@ -52,6 +53,7 @@ class FlashBackend : public MixerBackend {
 
 void RegisterCudaBackends(BackendRegistry& registry) {
   registry.Register(std::make_unique<FlashBackend>());
+  registry.Register(MakeCudaWindowBackend());
 }
 
 }  // namespace junction::cuda

@@ -14,10 +14,34 @@ size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The CPU backend's KeyRange (backends/cpu/paged_attention.h) on a planned chunk.
+int WindowBegin(const FlashChunk& c, int position) {
+  return c.window > 0 ? std::max(0, position - c.window + 1) : 0;
+}
+int SinksEnd(const FlashChunk& c, int position) {
+  return std::min(c.num_sinks, WindowBegin(c, position));
+}
+
 }  // namespace
 
 FlashPlan::~FlashPlan() {
   if (uploaded_) cudaEventDestroy(uploaded_);
+}
+
+absl::Status FlashPlan::ResolveWindow(const ScheduledChunk& chunk, FlashChunk& fc) const {
+  fc.window = config_.sliding_window;
+  fc.num_sinks = 0;
+  if (chunk.policy.mode != AttentionPolicy::Mode::kWindow) return absl::OkStatus();
+  if (!config_.window_policy)
+    return absl::FailedPreconditionError(
+        "this attention backend has no window policy (sinks + window)");
+  if (chunk.policy.window < 1 || chunk.policy.num_sinks < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("window policy needs window >= 1 and num_sinks >= 0, got window ",
+                     chunk.policy.window, ", num_sinks ", chunk.policy.num_sinks));
+  fc.window = fc.window > 0 ? std::min(fc.window, chunk.policy.window) : chunk.policy.window;
+  fc.num_sinks = chunk.policy.num_sinks;
+  return absl::OkStatus();
 }
 
 absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& config,
@@ -32,6 +56,9 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
   merges_.clear();
   positions_.assign(batch.num_tokens(), 0);
   slots_.assign(batch.num_tokens(), 0);
+  exact_rope_.assign(batch.num_tokens(), 0);
+  sink_positions_.assign(batch.num_tokens(), -1);
+  has_window_policy_ = has_sinks_ = false;
   num_partials_ = 0;
   int64_t decode_work = 0;
   for (const ScheduledChunk& c : batch.chunks) {
@@ -47,21 +74,39 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
     fc.q_len = c.num_tokens;
     fc.num_computed = c.num_computed;
     fc.block_table_offset = static_cast<int32_t>(block_tables_.size());
+    RETURN_IF_ERROR(ResolveWindow(c, fc));
+    // Keys any query of the chunk sees: [0, sinks_end) and [first_visible, kv_len).
+    const int first_visible = WindowBegin(fc, c.num_computed);
+    const int sinks_end = c.num_tokens > 0 ? SinksEnd(fc, kv_len - 1) : 0;
     for (int b = 0; b < needed; ++b) {
       const BlockId id = c.block_table[b];
+      const bool visible = b * bs < sinks_end || (b + 1) * bs > first_visible;
+      if (!id.valid() && !visible) {
+        block_tables_.push_back(-1);
+        continue;
+      }
       if (!id.valid() || id.value >= config.num_blocks)
-        return absl::InvalidArgumentError(
-            absl::StrCat("block id ", id.value, " outside the cache of ", config.num_blocks));
+        return absl::InvalidArgumentError(absl::StrCat("block id ", id.value, " (logical block ",
+                                                       b, ") outside the cache of ",
+                                                       config.num_blocks));
       block_tables_.push_back(id.value);
     }
+    const bool window_policy = c.policy.mode == AttentionPolicy::Mode::kWindow;
+    has_window_policy_ |= window_policy;
+    has_sinks_ |= window_policy && fc.num_sinks > 0;
     for (int t = 0; t < c.num_tokens; ++t) {
       const int pos = c.num_computed + t;
-      positions_[c.first_token + t] = pos;
-      slots_[c.first_token + t] =
-          static_cast<int64_t>(c.block_table[pos / bs].value) * bs + pos % bs;
+      const int row = c.first_token + t;
+      positions_[row] = pos;
+      slots_[row] = static_cast<int64_t>(c.block_table[pos / bs].value) * bs + pos % bs;
+      exact_rope_[row] = window_policy;
+      // The CPU rotates the sink query at min(p, W - 1 + num_sinks): the sinks then score as if
+      // they sat just before the window.
+      if (window_policy && fc.num_sinks > 0)
+        sink_positions_[row] = std::min(pos, fc.window - 1 + fc.num_sinks);
     }
     if (c.num_tokens * group <= kFlashDecodeRows)
-      decode_work += int64_t{kv_len} * config.num_kv_heads;
+      decode_work += int64_t{kv_len - first_visible + sinks_end} * config.num_kv_heads;
     chunks_.push_back(fc);
   }
   // Split decode contexts so that about two waves of CTAs stream the KV cache.
@@ -83,19 +128,23 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
     }
     for (int kv_head = 0; kv_head < config.num_kv_heads; ++kv_head)
       for (int r = 0; r < rows; r += prefill_rows) {
+        const int first_pos = fc.num_computed + r / group;
+        const int last_pos = fc.num_computed + (std::min(r + prefill_rows, rows) - 1) / group;
         FlashWorkItem item;
         item.chunk = ci;
         item.kv_head = kv_head;
         item.row_begin = r;
-        item.key_begin = 0;
-        item.key_end = fc.num_computed + (std::min(r + prefill_rows, rows) - 1) / group + 1;
+        item.key_begin = WindowBegin(fc, first_pos);
+        item.key_end = last_pos + 1;
+        item.sink_end = SinksEnd(fc, last_pos);
         prefill_items_.push_back(item);
       }
   }
   // Longest tiles first: the causal tail of the grid is then made of short tiles.
   std::stable_sort(prefill_items_.begin(), prefill_items_.end(),
                    [](const FlashWorkItem& a, const FlashWorkItem& b) {
-                     return a.key_end - a.key_begin > b.key_end - b.key_begin;
+                     return a.key_end - a.key_begin + a.sink_end >
+                            b.key_end - b.key_begin + b.sink_end;
                    });
 
   // One upload: every array packed into the pinned staging buffer at 256-byte offsets.
@@ -105,12 +154,15 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
                           decode_items_.size() * sizeof(FlashWorkItem),
                           merges_.size() * sizeof(FlashMergeItem),
                           positions_.size() * sizeof(int32_t),
-                          slots_.size() * sizeof(int64_t)};
+                          slots_.size() * sizeof(int64_t),
+                          exact_rope_.size() * sizeof(int32_t),
+                          sink_positions_.size() * sizeof(int32_t)};
   const void* sources[] = {chunks_.data(),       block_tables_.data(), prefill_items_.data(),
                            decode_items_.data(), merges_.data(),       positions_.data(),
-                           slots_.data()};
-  size_t offsets[7], total = 0;
-  for (int i = 0; i < 7; ++i) {
+                           slots_.data(),        exact_rope_.data(),   sink_positions_.data()};
+  constexpr int kArrays = 9;
+  size_t offsets[kArrays], total = 0;
+  for (int i = 0; i < kArrays; ++i) {
     offsets[i] = total;
     total += AlignUp(sizes[i]);
   }
@@ -122,7 +174,7 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
   RETURN_IF_ERROR(staging_.Reserve(total));
   RETURN_IF_ERROR(device_.Reserve(total));
   char* host = static_cast<char*>(staging_.data());
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < kArrays; ++i)
     if (sizes[i] > 0) std::memcpy(host + offsets[i], sources[i], sizes[i]);
   RETURN_IF_CUDA_ERROR(
       cudaMemcpyAsync(device_.data(), host, total, cudaMemcpyHostToDevice, stream));
@@ -135,6 +187,8 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
   merges_dev_ = reinterpret_cast<const FlashMergeItem*>(dev + offsets[4]);
   positions_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[5]);
   slots_dev_ = reinterpret_cast<const int64_t*>(dev + offsets[6]);
+  exact_rope_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[7]);
+  sink_positions_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[8]);
   if (num_partials_ > 0) {
     RETURN_IF_ERROR(
         partial_o_.Reserve(sizeof(float) * num_partials_ * kFlashDecodeRows * config.head_dim));
@@ -146,20 +200,27 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
 void FlashPlan::PlanDecodeChunk(int chunk_index, const FlashPlanConfig& config, int split_keys) {
   const FlashChunk& fc = chunks_[chunk_index];
   const int kv_len = fc.num_computed + fc.q_len;
+  // The window span [first_key, kv_len) is split; the sinks ride with the first split.
+  const int first_key = WindowBegin(fc, fc.num_computed);
+  const int sink_end = SinksEnd(fc, kv_len - 1);
+  const int span = kv_len - first_key;
+  // Rounded, not ceiled: a context just over k * split_keys gets k slightly longer splits rather
+  // than k + 1 shorter ones, which would leave the last wave of CTAs mostly empty.
   const int num_splits =
-      split_keys > 0 ? static_cast<int>(std::max<int64_t>(1, CeilDiv(kv_len, split_keys))) : 1;
+      split_keys > 0 ? std::max(1, (span + split_keys / 2) / split_keys) : 1;
   const int split_len =
-      static_cast<int>(CeilDiv(CeilDiv(kv_len, num_splits), kFlashKeyTile) * kFlashKeyTile);
+      static_cast<int>(CeilDiv(CeilDiv(span, num_splits), kFlashKeyTile) * kFlashKeyTile);
   for (int kv_head = 0; kv_head < config.num_kv_heads; ++kv_head) {
     const int first_partial = num_partials_;
     int splits = 0;
-    for (int begin = 0; begin < kv_len; begin += split_len, ++splits) {
+    for (int begin = first_key; begin < kv_len; begin += split_len, ++splits) {
       FlashWorkItem item;
       item.chunk = chunk_index;
       item.kv_head = kv_head;
       item.row_begin = 0;
       item.key_begin = begin;
       item.key_end = std::min(kv_len, begin + split_len);
+      item.sink_end = begin == first_key ? sink_end : 0;
       item.partial = num_splits > 1 ? num_partials_++ : -1;
       decode_items_.push_back(item);
     }

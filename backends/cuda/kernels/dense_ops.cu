@@ -38,6 +38,30 @@ __global__ void AddRmsNormKernel(AddRmsNormParams p) {
   }
 }
 
+// Rotates x[0, rotary_dim) in place (HF rotate_half) at `position`: float32 angles as HF, or
+// float64 angles and arithmetic (the CPU's ApplyRopeExactAngle) when `exact`.
+__device__ void RotateHead(float* x, const PrepareQkvParams& p, int position, bool exact,
+                           int lane) {
+  const int half = p.rotary_dim / 2;
+  for (int i = lane; i < half; i += 32) {
+    const float a = x[i], b = x[i + half];
+    if (exact) {
+      double sn, c;
+      sincos(static_cast<double>(p.inv_freq[i]) * static_cast<double>(position), &sn, &c);
+      c *= p.attention_scaling;
+      sn *= p.attention_scaling;
+      x[i] = static_cast<float>(a * c - b * sn);
+      x[i + half] = static_cast<float>(b * c + a * sn);
+    } else {
+      const float angle = p.inv_freq[i] * static_cast<float>(position);
+      const float c = cosf(angle) * p.attention_scaling;
+      const float sn = sinf(angle) * p.attention_scaling;
+      x[i] = a * c - b * sn;
+      x[i + half] = b * c + a * sn;
+    }
+  }
+}
+
 // One warp per (token, head) over the q, k and v heads of the fused projection; the head is
 // staged in shared memory as float32 so the norm and the rotation see the biased values.
 template <typename T>
@@ -51,8 +75,13 @@ __global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
   const int h = static_cast<int>(task % heads_per_token);
   const int d = p.head_dim;
   float* s = staged + warp * max_head_dim;
-  const T* src = static_cast<const T*>(p.qkv) + task * d;
-  for (int i = lane; i < d; i += 32) s[i] = ToFloat(src[i]) + (p.bias ? p.bias[h * d + i] : 0.0f);
+  // Column of head h in the fused row: gated q heads are 2 * d wide (query, then gate).
+  const int q_head_cols = (p.output_gate ? 2 : 1) * d;
+  const int q_cols = p.num_heads * q_head_cols;
+  const int col = h < p.num_heads ? h * q_head_cols : q_cols + (h - p.num_heads) * d;
+  const T* src = static_cast<const T*>(p.qkv) +
+                 static_cast<int64_t>(t) * (q_cols + 2 * p.num_kv_heads * d) + col;
+  for (int i = lane; i < d; i += 32) s[i] = ToFloat(src[i]) + (p.bias ? p.bias[col + i] : 0.0f);
   __syncwarp();
   const bool is_q = h < p.num_heads;
   const bool is_k = !is_q && h < p.num_heads + p.num_kv_heads;
@@ -67,16 +96,24 @@ __global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
     __syncwarp();
   }
   if ((is_q || is_k) && p.inv_freq) {
-    const int half = p.rotary_dim / 2;
-    const float position = static_cast<float>(p.positions[t]);
-    for (int i = lane; i < half; i += 32) {
-      const float angle = p.inv_freq[i] * position;
-      const float c = cosf(angle) * p.attention_scaling;
-      const float sn = sinf(angle) * p.attention_scaling;
-      const float a = s[i], b = s[i + half];
-      s[i] = a * c - b * sn;
-      s[i + half] = b * c + a * sn;
+    const bool exact = p.exact_rope && p.exact_rope[t] != 0;
+    const int sink_position = is_q && p.sink_positions ? p.sink_positions[t] : -1;
+    if (sink_position >= 0) {
+      // The sink query: rotated from the same pre-RoPE values, straight to its own output.
+      T* sink = static_cast<T*>(p.q_sink_out) + (static_cast<int64_t>(t) * p.num_heads + h) * d;
+      const int half = p.rotary_dim / 2;
+      for (int i = lane; i < half; i += 32) {
+        double sn, c;
+        sincos(static_cast<double>(p.inv_freq[i]) * static_cast<double>(sink_position), &sn, &c);
+        c *= p.attention_scaling;
+        sn *= p.attention_scaling;
+        sink[i] = FromFloat<T>(static_cast<float>(s[i] * c - s[i + half] * sn));
+        sink[i + half] = FromFloat<T>(static_cast<float>(s[i + half] * c + s[i] * sn));
+      }
+      for (int i = p.rotary_dim + lane; i < d; i += 32) sink[i] = FromFloat<T>(s[i]);
     }
+    __syncwarp();
+    RotateHead(s, p, p.positions[t], exact, lane);
     __syncwarp();
   }
   T* dst;
@@ -88,6 +125,21 @@ __global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
     dst = cache + (p.slots[t] * p.num_kv_heads + kv_head) * d;
   }
   for (int i = lane; i < d; i += 32) dst[i] = FromFloat<T>(s[i]);
+}
+
+template <typename T>
+__global__ void OutputGateKernel(OutputGateParams p) {
+  const int64_t width = static_cast<int64_t>(p.num_heads) * p.head_dim;
+  const int64_t total = p.num_tokens * width;
+  T* x = static_cast<T*>(p.x);
+  const T* qkv = static_cast<const T*>(p.qkv);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t t = i / width, c = i % width;
+    const int64_t col = (c / p.head_dim) * 2 * p.head_dim + p.head_dim + c % p.head_dim;
+    const float g = ToFloat(qkv[t * p.qkv_width + col]) + (p.bias ? p.bias[col] : 0.0f);
+    x[i] = FromFloat<T>(ToFloat(x[i]) / (1.0f + __expf(-g)));
+  }
 }
 
 template <typename T>
@@ -146,6 +198,12 @@ void LaunchPrepareQkv(const PrepareQkvParams& p, DType dtype, cudaStream_t strea
   const size_t smem = sizeof(float) * kWarps * p.head_dim;
   JUNCTION_DISPATCH_HALF(dtype,
                          PrepareQkvKernel<T><<<blocks, kWarps * 32, smem, stream>>>(p, p.head_dim));
+}
+
+void LaunchOutputGate(const OutputGateParams& p, DType dtype, cudaStream_t stream) {
+  const int64_t total = static_cast<int64_t>(p.num_tokens) * p.num_heads * p.head_dim;
+  if (total == 0) return;
+  JUNCTION_DISPATCH_HALF(dtype, OutputGateKernel<T><<<GridFor(total, 256), 256, 0, stream>>>(p));
 }
 
 void LaunchSwiGlu(const SwiGluParams& p, DType dtype, cudaStream_t stream) {

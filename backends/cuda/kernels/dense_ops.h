@@ -45,9 +45,14 @@ void LaunchAddRmsNorm(const AddRmsNormParams& p, DType dtype, cudaStream_t strea
 // q and k by RoPE at positions[t] (HF rotate_half, cos/sin scaled by attention_scaling), writes
 // q to q_out [T, num_heads, head_dim] and k, v into the paged caches at slot slots[t] =
 // block * block_size + offset (caches are [num_blocks * block_size, num_kv_heads, head_dim]).
+// output_gate (Qwen3.5): q_proj emits per head the query and then its gate (2 * head_dim
+// columns per q head, so qkv rows are (2 * num_heads + 2 * num_kv_heads) * head_dim wide); the
+// gate columns are left for LaunchOutputGate.
+// Window-policy tokens (backends/cpu/attention_layer.cc): exact_rope[t] != 0 rotates with
+// float64 angles; sink_positions[t] >= 0 also writes q rotated at that position to q_sink_out.
 struct PrepareQkvParams {
-  const void* qkv = nullptr;      // [T, (num_heads + 2 * num_kv_heads) * head_dim]
-  const float* bias = nullptr;    // [(num_heads + 2 * num_kv_heads) * head_dim] or null
+  const void* qkv = nullptr;      // [T, (num_heads (x2 gated) + 2 * num_kv_heads) * head_dim]
+  const float* bias = nullptr;    // [qkv row width] or null
   const float* q_norm = nullptr;  // [head_dim] or null (no qk_norm)
   const float* k_norm = nullptr;  // [head_dim]
   float norm_eps = 1e-6f;
@@ -57,7 +62,11 @@ struct PrepareQkvParams {
   float attention_scaling = 1.0f;
   const int32_t* positions = nullptr;  // [T]
   const int64_t* slots = nullptr;      // [T]
+  const int32_t* exact_rope = nullptr;      // [T] or null (all float32 angles)
+  const int32_t* sink_positions = nullptr;  // [T] or null (no sink queries)
+  bool output_gate = false;
   void* q_out = nullptr;
+  void* q_sink_out = nullptr;  // [T, num_heads, head_dim]; rows without a sink query untouched
   void* k_cache = nullptr;
   void* v_cache = nullptr;
   int num_tokens = 0;
@@ -66,6 +75,20 @@ struct PrepareQkvParams {
   int head_dim = 0;
 };
 void LaunchPrepareQkv(const PrepareQkvParams& p, DType dtype, cudaStream_t stream);
+
+// The attention output gate (Qwen3.5): x[t, h, i] *= sigmoid(gate[t, h, i] + bias), the gate
+// read from the gated fused projection qkv[t, h * 2 * head_dim + head_dim + i] (see
+// PrepareQkvParams::output_gate) and the bias from the same column.
+struct OutputGateParams {
+  void* x = nullptr;            // [T, num_heads * head_dim], in place
+  const void* qkv = nullptr;    // [T, qkv_width]
+  const float* bias = nullptr;  // [qkv_width] or null
+  int num_tokens = 0;
+  int num_heads = 0;
+  int head_dim = 0;
+  int64_t qkv_width = 0;
+};
+void LaunchOutputGate(const OutputGateParams& p, DType dtype, cudaStream_t stream);
 
 // out[r, i] = silu(gate_up[r, i]) * gate_up[r, width + i]: gate_up is [rows, 2 * width].
 struct SwiGluParams {

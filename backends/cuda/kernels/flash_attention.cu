@@ -84,6 +84,30 @@ __device__ __forceinline__ int Swizzle(int row, int chunk) {
   return row * D + ((chunk ^ (row & kMask)) << 3);
 }
 
+// The A fragments (m16n8k16, row-major) of the sink query for a warp's 16 rows, read straight
+// from global memory: sink tiles are few (num_sinks keys), so no shared-memory staging.
+template <typename T, int D>
+__device__ __forceinline__ void LoadSinkQuery(uint32_t (&qf)[D / 16][4], const FlashParams& p,
+                                              const FlashChunk& chunk, const FlashWorkItem& item,
+                                              int warp_row0, int lane, int group, int num_rows) {
+  const T* q = static_cast<const T*>(p.q_sink ? p.q_sink : p.q);
+  const T* src[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = item.row_begin + warp_row0 + lane / 4 + 8 * h;
+    src[h] = row < num_rows ? q + (static_cast<int64_t>(chunk.q_start + row / group) * p.num_heads +
+                                   item.kv_head * group + row % group) * D + (lane % 4) * 2
+                            : nullptr;
+  }
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const T* row = src[i & 1];
+      qf[kk][i] = row ? *reinterpret_cast<const uint32_t*>(row + kk * 16 + (i >> 1) * 8) : 0u;
+    }
+}
+
 template <int D, int kWarps, bool kDecode>
 struct FlashShape {
   static constexpr int kRows = kDecode ? kFlashDecodeRows : 16 * kWarps;
@@ -98,8 +122,13 @@ struct FlashShape {
   }
 };
 
+// d=64 prefill tiles fit two CTAs per SM by shared memory; keep the registers to that too.
+template <int D, bool kDecode>
+constexpr int kMinCtasPerSm = D == 64 && !kDecode ? 2 : 1;
+
 template <typename T, int D, int kWarps, bool kDecode>
-__global__ void __launch_bounds__(32 * kWarps) FlashKernel(const FlashParams p) {
+__global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
+    FlashKernel(const FlashParams p) {
   using S = FlashShape<D, kWarps, kDecode>;
   constexpr int kN = kFlashKeyTile;
   constexpr int kChunks = D / 8;
@@ -127,13 +156,21 @@ __global__ void __launch_bounds__(32 * kWarps) FlashKernel(const FlashParams p) 
     CpAsync16(SmemAddr(sq + Swizzle<D>(r, c)),
               q + (static_cast<int64_t>(token) * p.num_heads + head) * D + c * 8, valid);
   }
-  auto load_kv = [&](int stage, int n0) {
+  // Tiles [0, num_sink_tiles) cover the sink keys [0, sink_end), the rest [key_begin, key_end).
+  const int num_sink_tiles = (item.sink_end + kN - 1) / kN;
+  const int num_tiles = num_sink_tiles + (item.key_end - item.key_begin + kN - 1) / kN;
+  auto tile_begin = [&](int t) {
+    return t < num_sink_tiles ? t * kN : item.key_begin + (t - num_sink_tiles) * kN;
+  };
+  auto load_kv = [&](int stage, int t) {
     T* dk = sk + stage * kN * D;
     T* dv = sv + stage * kN * D;
+    const int n0 = tile_begin(t);
+    const int end = t < num_sink_tiles ? item.sink_end : item.key_end;
     for (int i = tid; i < kN * kChunks; i += S::kThreads) {
       const int r = i / kChunks, c = i % kChunks;
       const int key = n0 + r;
-      const bool valid = key < item.key_end;
+      const bool valid = key < end;
       int64_t offset = 0;
       if (valid) {
         const int64_t block = table[key / p.block_size];
@@ -145,17 +182,22 @@ __global__ void __launch_bounds__(32 * kWarps) FlashKernel(const FlashParams p) 
     }
   };
 
-  const int num_tiles = (item.key_end - item.key_begin + kN - 1) / kN;
-  load_kv(0, item.key_begin);
+  load_kv(0, 0);
   CpAsyncCommit();
 
   const int warp_row0 = kDecode ? 0 : warp * 16;
-  int row_pos[2];  // cache positions of this thread's rows (lane/4 and lane/4 + 8)
+  // This thread's rows (lane/4 and lane/4 + 8): cache position, first window key, sinks end.
+  // Rows past the chunk see everything (never written).
+  int row_pos[2], row_window[2], row_sinks[2];
+#pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int row = item.row_begin + warp_row0 + lane / 4 + 8 * h;
     row_pos[h] = row < num_rows ? chunk.num_computed + row / group : INT_MAX;
+    row_window[h] = row < num_rows && chunk.window > 0 ? max(0, row_pos[h] - chunk.window + 1) : 0;
+    row_sinks[h] = min(chunk.num_sinks, row_window[h]);
   }
-  const int warp_min_pos = chunk.num_computed + (item.row_begin + warp_row0) / group;
+  const int min_pos = min(row_pos[0], row_pos[1]);
+  const int max_window = max(row_window[0], row_window[1]);
   const float scale_log2 = p.scale * 1.4426950408889634f;
   float m[2] = {-INFINITY, -INFINITY};
   float l[2] = {0.0f, 0.0f};
@@ -166,15 +208,18 @@ __global__ void __launch_bounds__(32 * kWarps) FlashKernel(const FlashParams p) 
   const int key0 = kDecode ? warp * S::kWarpKeys : 0;  // this warp's keys within a tile
 
   for (int t = 0; t < num_tiles; ++t) {
-    const int n0 = item.key_begin + t * kN;
-    if (t + 1 < num_tiles) load_kv((t + 1) & 1, n0 + kN);
+    const int n0 = tile_begin(t);
+    const bool sink_tile = t < num_sink_tiles;
+    if (t + 1 < num_tiles) load_kv((t + 1) & 1, t + 1);
     CpAsyncCommit();
     CpAsyncWait<1>();
     __syncthreads();
-    if (t == 0) {
+    if (t == num_sink_tiles) {
 #pragma unroll
       for (int kk = 0; kk < S::kKSteps; ++kk)
         Ldmatrix4(qf[kk], SmemAddr(sq + Swizzle<D>(warp_row0 + (lane & 15), kk * 2 + (lane >> 4))));
+    } else if (t == 0) {
+      LoadSinkQuery<T, D>(qf, p, chunk, item, warp_row0, lane, group, num_rows);
     }
     const T* tk = sk + (t & 1) * kN * D;
     const T* tv = sv + (t & 1) * kN * D;
@@ -193,19 +238,31 @@ __global__ void __launch_bounds__(32 * kWarps) FlashKernel(const FlashParams p) 
       }
     }
     const int first_key = n0 + key0;
-    const bool need_mask =
-        first_key + S::kWarpKeys > item.key_end || first_key + S::kWarpKeys - 1 > warp_min_pos;
+    const int last_key = first_key + S::kWarpKeys - 1;
+    if (sink_tile) {
 #pragma unroll
-    for (int nt = 0; nt < S::kSTiles; ++nt)
+      for (int nt = 0; nt < S::kSTiles; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float v = s[nt][e] * scale_log2;
-        if (need_mask) {
+        for (int e = 0; e < 4; ++e) {
           const int key = first_key + nt * 8 + (lane % 4) * 2 + (e & 1);
-          if (key >= item.key_end || key > row_pos[e >> 1]) v = -INFINITY;
+          s[nt][e] = key < row_sinks[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
         }
-        s[nt][e] = v;
-      }
+    } else {
+      const bool need_mask =
+          last_key >= item.key_end || last_key > min_pos || first_key < max_window;
+#pragma unroll
+      for (int nt = 0; nt < S::kSTiles; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          float v = s[nt][e] * scale_log2;
+          if (need_mask) {
+            const int key = first_key + nt * 8 + (lane % 4) * 2 + (e & 1);
+            if (key >= item.key_end || key > row_pos[e >> 1] || key < row_window[e >> 1])
+              v = -INFINITY;
+          }
+          s[nt][e] = v;
+        }
+    }
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float mx = -INFINITY;

@@ -3,6 +3,13 @@
 // step, run once per layer, FlashInfer style). GQA: the query heads of one kv head are packed
 // into the rows of a tile (row = token_in_chunk * group + head_in_group), so K/V tiles are read
 // once per group. Online softmax statistics in float32, exp2 with log2(e) folded into the scale.
+//
+// Windows (sliding window + global "sink" tokens, DESIGN.md §4): a chunk with window W > 0 lets
+// the query at cache position p see keys [max(0, p - W + 1), p] plus the sinks [0, SinksEnd(p))
+// with SinksEnd(p) = min(num_sinks, max(0, p - W + 1)) (sinks inside the window are ordinary
+// keys). A work item visits only its sink tiles and its window tiles, so the cost of a window
+// chunk does not depend on the total length, and blocks outside both ranges are never read
+// (a window policy may have released them).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -24,12 +31,16 @@ struct FlashChunk {
   int32_t q_start = 0;       // first row of q / o (token index in the step)
   int32_t q_len = 0;         // tokens this step
   int32_t num_computed = 0;  // tokens already cached; query t sits at position num_computed + t
-  int32_t block_table_offset = 0;  // into FlashParams::block_tables
+  int32_t block_table_offset = 0;  // into FlashParams::block_tables (-1: a released block)
+  int32_t window = 0;     // > 0: the query sees itself and window - 1 earlier keys (+ sinks)
+  int32_t num_sinks = 0;  // window > 0: the first num_sinks keys stay visible
 };
 
-// One CTA: rows [row_begin, row_begin + tile rows) of (chunk, kv_head) against keys
-// [key_begin, key_end). partial >= 0: write normalized float32 partial output + log-sum-exp to
-// slot `partial` of the workspace (merged later); otherwise write o directly.
+// One CTA: rows [row_begin, row_begin + tile rows) of (chunk, kv_head) against the sink keys
+// [0, sink_end) (scored with FlashParams::q_sink) and then the keys [key_begin, key_end) (scored
+// with q); each row masks both spans down to what its position sees. partial >= 0: write
+// normalized float32 partial output + log-sum-exp to slot `partial` of the workspace (merged
+// later); otherwise write o directly.
 struct FlashWorkItem {
   int32_t chunk = 0;
   int32_t kv_head = 0;
@@ -37,6 +48,7 @@ struct FlashWorkItem {
   int32_t key_begin = 0;
   int32_t key_end = 0;
   int32_t partial = -1;
+  int32_t sink_end = 0;
 };
 
 // Combines the `num_splits` partials starting at `first_partial` into o for (chunk, kv_head).
@@ -49,6 +61,9 @@ struct FlashMergeItem {
 
 struct FlashParams {
   const void* q = nullptr;        // [num_tokens, num_heads, head_dim]
+  // [num_tokens, num_heads, head_dim]: the query that scores sink keys (StreamingLLM positions:
+  // rotated as if the sinks sat just before the window); null = q.
+  const void* q_sink = nullptr;
   const void* k_cache = nullptr;  // [num_blocks, block_size, num_kv_heads, head_dim]
   const void* v_cache = nullptr;  // same
   void* o = nullptr;              // [num_tokens, num_heads, head_dim]

@@ -269,5 +269,141 @@ TEST_CASE("prepare qkv: bias, qk norm, rope variants, paged cache write", "[gpu]
   }
 }
 
+// Window-policy RoPE (float64 angles far past 2^16, the sink query at its own position) on a
+// gated projection (Qwen3.5: per q head the query then its gate), and the output gate.
+TEST_CASE("prepare qkv: gated q, exact-angle rope, sink queries; output gate",
+          "[gpu][cuda][window]") {
+  if (!HaveGpu()) return;
+  std::mt19937 rng(5);
+  const cudaStream_t stream = Cuda().stream();
+  const int hq = 4, hkv = 2, d = 64, rotary = 32, tokens = 19, block_size = 16, num_blocks = 2;
+  RopeSpec rope;
+  rope.type = RopeType::kDefault;
+  rope.rotary_dim = rotary;
+  rope.theta = 10000;
+  const RopeFrequencies freq = ComputeRopeFrequencies(rope);
+  const int width = (2 * hq + 2 * hkv) * d;
+  const DType dtype = DType::kBF16;
+  const auto qkv = RoundToHalf(RandomVector(rng, size_t(tokens) * width), dtype);
+  const auto bias = RandomVector(rng, width, 0.3f);
+  const auto qn = RandomVector(rng, d), kn = RandomVector(rng, d);
+  std::vector<int32_t> positions(tokens), exact(tokens, 1), sinks(tokens);
+  std::vector<int64_t> slots(tokens);
+  for (int t = 0; t < tokens; ++t) {
+    positions[t] = 1000003 + 37 * t;  // float32 angles are off by ~0.05 rad here
+    sinks[t] = t % 3 == 0 ? -1 : (t * 7) % 100;
+    slots[t] = (t * 5) % (num_blocks * block_size);  // distinct: 5 is coprime to 32
+  }
+  DeviceBuffer qkv_d = UploadHalf(qkv, dtype), bias_d = UploadRaw(bias);
+  DeviceBuffer qn_d = UploadRaw(qn), kn_d = UploadRaw(kn), inv_d = UploadRaw(freq.inv_freq);
+  DeviceBuffer pos_d = UploadRaw(positions), slot_d = UploadRaw(slots);
+  DeviceBuffer exact_d = UploadRaw(exact), sinks_d = UploadRaw(sinks);
+  const size_t q_elems = size_t(tokens) * hq * d;
+  const size_t cache_elems = size_t(num_blocks) * block_size * hkv * d;
+  DeviceBuffer q_d = PoisonedHalf(q_elems), q_sink_d = PoisonedHalf(q_elems);
+  DeviceBuffer k_d = PoisonedHalf(cache_elems), v_d = PoisonedHalf(cache_elems);
+  PrepareQkvParams p;
+  p.qkv = qkv_d.data();
+  p.bias = bias_d.as<float>();
+  p.q_norm = qn_d.as<float>();
+  p.k_norm = kn_d.as<float>();
+  p.inv_freq = inv_d.as<float>();
+  p.rotary_dim = rotary;
+  p.positions = pos_d.as<int32_t>();
+  p.slots = slot_d.as<int64_t>();
+  p.exact_rope = exact_d.as<int32_t>();
+  p.sink_positions = sinks_d.as<int32_t>();
+  p.output_gate = true;
+  p.q_out = q_d.data();
+  p.q_sink_out = q_sink_d.data();
+  p.k_cache = k_d.data();
+  p.v_cache = v_d.data();
+  p.num_tokens = tokens;
+  p.num_heads = hq;
+  p.num_kv_heads = hkv;
+  p.head_dim = d;
+  LaunchPrepareQkv(p, dtype, stream);
+  const auto q_out = DownloadHalf(q_d, q_elems, dtype);
+  const auto q_sink_out = DownloadHalf(q_sink_d, q_elems, dtype);
+  const auto k_out = DownloadHalf(k_d, cache_elems, dtype);
+  const auto v_out = DownloadHalf(v_d, cache_elems, dtype);
+  std::vector<float> got[4];  // q, sink q, k, v
+  std::vector<double> want[4];
+  auto rotate = [&](std::vector<double> x, int position) {
+    for (int i = 0; i < rotary / 2; ++i) {
+      const double angle = double(freq.inv_freq[i]) * position;
+      const double a = x[i], b = x[i + rotary / 2];
+      x[i] = a * std::cos(angle) - b * std::sin(angle);
+      x[i + rotary / 2] = b * std::cos(angle) + a * std::sin(angle);
+    }
+    return x;
+  };
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < hq + 2 * hkv; ++h) {
+      const int col = h < hq ? h * 2 * d : 2 * hq * d + (h - hq) * d;
+      std::vector<double> x(d);
+      for (int i = 0; i < d; ++i) x[i] = double(qkv[size_t(t) * width + col + i]) + bias[col + i];
+      const bool is_q = h < hq, is_k = !is_q && h < hq + hkv;
+      if (is_q || is_k) {
+        double ss = 0;
+        for (double e : x) ss += e * e;
+        const double inv = 1.0 / std::sqrt(ss / d + 1e-6);
+        for (int i = 0; i < d; ++i) x[i] *= inv * (is_q ? qn[i] : kn[i]);
+      }
+      const std::vector<double> rotated = is_q || is_k ? rotate(x, positions[t]) : x;
+      for (int i = 0; i < d; ++i) {
+        if (is_q) {
+          got[0].push_back(q_out[(size_t(t) * hq + h) * d + i]);
+          want[0].push_back(rotated[i]);
+          if (sinks[t] >= 0) {
+            got[1].push_back(q_sink_out[(size_t(t) * hq + h) * d + i]);
+            want[1].push_back(rotate(x, sinks[t])[i]);
+          }
+        } else {
+          const int kvh = is_k ? h - hq : h - hq - hkv;
+          const size_t at = (size_t(slots[t]) * hkv + kvh) * d + i;
+          got[is_k ? 2 : 3].push_back((is_k ? k_out : v_out)[at]);
+          want[is_k ? 2 : 3].push_back(rotated[i]);
+        }
+      }
+    }
+  for (int i = 0; i < 4; ++i) {
+    const ErrorStats s = Compare(got[i], want[i]);
+    INFO("tensor " << i << " (q, sink q, k, v): relative L2 " << s.relative_l2);
+    WARN("[window] prepare qkv tensor " << i << " (q, sink q, k, v): relative L2 "
+                                        << s.relative_l2);
+    CHECK_FALSE(s.has_nan);
+    CHECK(s.relative_l2 <= 1e-2);
+  }
+
+  // The output gate: x *= sigmoid(gate + bias), gate columns [h * 2d + d, h * 2d + 2d).
+  const auto x = RoundToHalf(RandomVector(rng, q_elems), dtype);
+  DeviceBuffer x_d = UploadHalf(x, dtype);
+  OutputGateParams g;
+  g.x = x_d.data();
+  g.qkv = qkv_d.data();
+  g.bias = bias_d.as<float>();
+  g.num_tokens = tokens;
+  g.num_heads = hq;
+  g.head_dim = d;
+  g.qkv_width = width;
+  LaunchOutputGate(g, dtype, stream);
+  const auto gated = DownloadHalf(x_d, q_elems, dtype);
+  std::vector<double> gated_ref(q_elems);
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < hq; ++h)
+      for (int i = 0; i < d; ++i) {
+        const int col = h * 2 * d + d + i;
+        const double gate = double(qkv[size_t(t) * width + col]) + bias[col];
+        const size_t at = (size_t(t) * hq + h) * d + i;
+        gated_ref[at] = x[at] / (1.0 + std::exp(-gate));
+      }
+  const ErrorStats s = Compare(gated, gated_ref);
+  INFO("output gate relative L2 " << s.relative_l2);
+  WARN("[window] output gate: relative L2 " << s.relative_l2);
+  CHECK_FALSE(s.has_nan);
+  CHECK(s.relative_l2 <= 1e-2);
+}
+
 }  // namespace
 }  // namespace junction::cuda::testing
