@@ -8,8 +8,8 @@
 #define JUNCTION_CHECK(cond, ...)                                                  \
   do {                                                                             \
     if (!(cond)) {                                                                 \
-      std::fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, "" __VA_ARGS__);                                        \
+      std::fprintf(stderr, "%s:%d: check failed: %s", __FILE__, __LINE__, #cond);   \
+      std::fprintf(stderr, ": " __VA_ARGS__);                                      \
       std::fprintf(stderr, "\n");                                                  \
       std::abort();                                                                \
     }                                                                              \
