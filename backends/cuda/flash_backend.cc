@@ -54,6 +54,7 @@ class FlashBackend : public MixerBackend {
 void RegisterCudaBackends(BackendRegistry& registry) {
   registry.Register(std::make_unique<FlashBackend>());
   registry.Register(MakeCudaWindowBackend());
+  registry.Register(MakeCudaMamba2Backend());
 }
 
 }  // namespace junction::cuda
