@@ -1,0 +1,69 @@
+// CudaGatedDeltaNetLayer: the Gated DeltaNet mixer on the GPU ("cuda.gated_deltanet"), with the
+// semantics of the CPU layer (backends/cpu/gated_deltanet_layer.h), in Qwen3.5's or fla's weight
+// layout. Per step: one bf16 GEMM for [q | k | v | gate] and one float32-out GEMM for [a | b];
+// the prep kernel (conv window continued from the slot + SiLU, l2 norms, g and beta); chunked
+// WY/UT prefill for multi-token chunks and the fused recurrent step for single tokens, both
+// writing RMSNorm(o) * silu(gate); the out_proj GEMM.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "backends/cuda/cuda_context.h"
+#include "backends/cuda/device_memory.h"
+#include "backends/cuda/kernels/gated_deltanet_kernels.h"
+#include "engine/backend/mixer_backend.h"
+
+namespace junction::cuda {
+
+class CudaGatedDeltaNetLayer : public MixerLayer {
+ public:
+  // Uploads the weights (bf16 matrices, float32 conv / gates / norm) and allocates
+  // context.cache.num_state_slots zeroed slots: conv windows [slots, conv_dim, conv_kernel - 1]
+  // and states [slots, Hv, dk, dv], float32. Errors name a missing or misshapen weight.
+  static absl::StatusOr<std::unique_ptr<CudaGatedDeltaNetLayer>> Create(
+      const LayerContext& context, CudaContext* cuda);
+
+  // Builds the step's work lists (one upload) and grows the scratch buffers. Errors: a chunk
+  // without a valid state slot of this layer.
+  absl::Status Plan(const StepBatch& batch) override;
+  // in/out: [num_tokens, hidden] bf16. Updates the conv window and state of every planned
+  // chunk's slot (starting from zeros when the chunk has num_computed == 0).
+  void Run(const Activations& in, const Activations& out) override;
+
+  // Device pointers of the slots (tests): [slots, Hv, dk, dv] and [slots, conv_dim, K - 1].
+  const float* state() const { return state_.as<float>(); }
+  const float* conv_state() const { return conv_state_.as<float>(); }
+
+ private:
+  CudaGatedDeltaNetLayer() = default;
+  absl::Status LoadWeights(const LayerContext& context);
+
+  CudaContext* cuda_ = nullptr;
+  GatedDeltaNetSpec spec_;
+  GdnDims dims_;
+  int hidden_ = 0;
+  int64_t conv_dim_ = 0, value_dim_ = 0, proj_width_ = 0;
+  int num_slots_ = 0;
+  DeviceArena weights_{0};
+  const void* w_proj_ = nullptr;  // [proj_width_, hidden]: q | k | v (conv_dim_) | gate
+  const void* w_ab_ = nullptr;    // [2 * Hv, hidden]: a then b
+  const void* w_out_ = nullptr;   // [hidden, value_dim_]
+  const float* conv_weight_ = nullptr;  // [conv_dim_, conv_kernel]
+  const float* a_log_ = nullptr;
+  const float* dt_bias_ = nullptr;
+  const float* norm_ = nullptr;  // [dv]
+  DeviceBuffer state_, conv_state_;
+  // Per-step plan: work lists in one device buffer, uploaded from pinned memory.
+  PinnedBuffer plan_host_;
+  DeviceBuffer plan_;
+  GdnWork work_;
+  const GdnRequest *requests_ = nullptr, *prefill_ = nullptr, *decode_ = nullptr;
+  const GdnChunk* chunks_ = nullptr;
+  const int32_t* token_request_ = nullptr;
+  int num_tokens_ = 0;
+  // Scratch, grow-only.
+  DeviceBuffer proj_, ab_, mixed_, g_, beta_, core_, w_, u_, gamma_, h_;
+};
+
+}  // namespace junction::cuda

@@ -1,0 +1,99 @@
+// Device helpers of the Gated DeltaNet kernels (include from .cu files only): cp.async, ldmatrix
+// fragment loads of bf16 tiles kept row-major in shared memory with rows padded by 8 elements
+// (16 bytes: ldmatrix rows land in distinct banks), and mma.sync.m16n8k16 (bf16 in, fp32 acc).
+// Fragment layouts (PTX ISA, m16n8k16): C rows lane/4 and lane/4 + 8, columns 2 (lane % 4) + {0,1}.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+namespace junction::cuda::gdn {
+
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte asynchronous copy; an invalid source writes zeros.
+__device__ __forceinline__ void CpAsync16(void* dst, const void* src, bool valid) {
+  const int src_size = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src),
+               "r"(src_size));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void Ldmatrix4(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(SmemAddr(p)));
+}
+__device__ __forceinline__ void Ldmatrix4Trans(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(SmemAddr(p)));
+}
+
+__device__ __forceinline__ void Mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                    uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t PackBf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+__device__ __forceinline__ float2 UnpackBf16(uint32_t bits) {
+  __nv_bfloat162 v = *reinterpret_cast<__nv_bfloat162*>(&bits);
+  return __bfloat1622float2(v);
+}
+
+// A 16x16 fragment of a row-major [m][k] tile: rows m0.., columns k0...
+__device__ __forceinline__ void LoadA(uint32_t (&a)[4], const __nv_bfloat16* tile, int ld, int m0,
+                                      int k0) {
+  const int lane = threadIdx.x % 32;
+  Ldmatrix4(a, tile + (m0 + (lane & 15)) * ld + k0 + ((lane >> 4) << 3));
+}
+// A 16x16 fragment of A = T^T where the tile T is row-major [k][m].
+__device__ __forceinline__ void LoadATrans(uint32_t (&a)[4], const __nv_bfloat16* tile, int ld,
+                                           int m0, int k0) {
+  const int lane = threadIdx.x % 32, j = lane >> 3;
+  Ldmatrix4Trans(a, tile + (k0 + (lane & 7) + ((j >> 1) << 3)) * ld + m0 + ((j & 1) << 3));
+}
+// B fragments of two n-tiles (n0, n0 + 8) x 16 k from a row-major [n][k] tile:
+// b[0], b[1] for n-tile n0, b[2], b[3] for n0 + 8.
+__device__ __forceinline__ void LoadBNk(uint32_t (&b)[4], const __nv_bfloat16* tile, int ld,
+                                        int n0, int k0) {
+  const int lane = threadIdx.x % 32, j = lane >> 3;
+  Ldmatrix4(b, tile + (n0 + (lane & 7) + ((j >> 1) << 3)) * ld + k0 + ((j & 1) << 3));
+}
+// The same from a row-major [k][n] tile.
+__device__ __forceinline__ void LoadBKn(uint32_t (&b)[4], const __nv_bfloat16* tile, int ld,
+                                        int k0, int n0) {
+  const int lane = threadIdx.x % 32, j = lane >> 3;
+  Ldmatrix4Trans(b, tile + (k0 + (lane & 7) + ((j & 1) << 3)) * ld + n0 + ((j >> 1) << 3));
+}
+
+// Copies rows [0, 64) x COLS of a bf16 matrix (row r at src + r * stride) into a padded tile;
+// rows >= valid_rows become zeros. All threads of the block take part.
+template <int COLS, int kThreads>
+__device__ __forceinline__ void LoadRows(__nv_bfloat16* tile, const __nv_bfloat16* src,
+                                         int64_t stride, int valid_rows) {
+  constexpr int kPieces = COLS / 8;
+  for (int i = threadIdx.x; i < 64 * kPieces; i += kThreads) {
+    const int r = i / kPieces, c = i % kPieces;
+    const bool valid = r < valid_rows;
+    CpAsync16(tile + r * (COLS + 8) + c * 8, valid ? src + r * stride + c * 8 : src, valid);
+  }
+}
+
+__device__ __forceinline__ float Silu(float x) { return x / (1.0f + __expf(-x)); }
+
+}  // namespace junction::cuda::gdn
