@@ -83,6 +83,23 @@ absl::Status SizeCudaKvCache(const ModelSpec& spec, EngineConfig& config, bool v
 }
 #endif
 
+#ifdef JUNCTION_WITH_CUDA
+// Empty when every mixer layer of `spec` has a CUDA backend on `device`; else which layer lacks
+// one and why (the registry's rejections).
+std::string LayerWithoutCudaBackend(const ModelSpec& spec, const DeviceInfo& device) {
+  BackendRegistry registry;
+  cuda::RegisterCudaBackends(registry);
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    if (!spec.layers[i].mixer) continue;
+    auto selection = registry.Select(*spec.layers[i].mixer, device);
+    if (!selection.ok())
+      return absl::StrCat("layer ", i, " (", MixerKindName(spec.layers[i].mixer->kind),
+                          ") has no CUDA backend: ", selection.status().message());
+  }
+  return "";
+}
+#endif
+
 }  // namespace
 
 absl::StatusOr<DeviceChoice> ChooseDevice(const std::string& requested) {
@@ -198,7 +215,7 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const Engine
                  choice.reason.c_str());
   model.device = choice.device;
   model.device_reason = choice.reason;
-  const bool on_cuda = choice.device.device_class == DeviceClass::kCuda;
+  bool on_cuda = choice.device.device_class == DeviceClass::kCuda;
   if (random && !on_cuda)
     return absl::FailedPreconditionError(
         absl::StrCat("--random-weights generates the weights on a CUDA device; the engine would "
@@ -217,6 +234,21 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const Engine
     weights = std::move(store);
   }
   model.architecture = model.spec.architecture;
+#ifdef JUNCTION_WITH_CUDA
+  // auto means "the GPU when it can serve this model": a mixer without a CUDA backend sends the
+  // whole model to the CPU, saying why (--device cuda keeps the error instead).
+  if (on_cuda && options.device == "auto" && !random) {
+    if (std::string missing = LayerWithoutCudaBackend(model.spec, model.device);
+        !missing.empty()) {
+      model.device = CpuDevice();
+      model.device_reason = absl::StrCat(model.device_reason, ", but ", missing,
+                                         ": using the CPU backends");
+      on_cuda = false;
+      if (options.verbose)
+        std::fprintf(stderr, "junction: device cpu: %s\n", model.device_reason.c_str());
+    }
+  }
+#endif
   const std::string tokenizer_dir = !options.tokenizer_dir.empty() ? options.tokenizer_dir : dir;
   if (options.require_tokenizer || random ||
       std::filesystem::exists(std::filesystem::path(tokenizer_dir) / "tokenizer.json")) {
