@@ -128,7 +128,26 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const nlohmann::j
   for (const AddedToken& token : t->added_tokens_) {
     t->vocab_size_ = std::max(t->vocab_size_, token.id + 1);
   }
+  RETURN_IF_ERROR(t->CheckPostProcessorIds());
   return t;
+}
+
+absl::Status Tokenizer::CheckPostProcessorIds() const {
+  if (!post_processor_) return absl::OkStatus();
+  // TemplateProcessing lists its special tokens' ids itself, apart from the vocab and the added
+  // tokens. Hugging Face's tokenizers emit such an id even when no token has it (transformers.js
+  // looks the token's name up instead and gets the unknown token), so Encode would return an id
+  // outside [0, vocab_size()) that Decode drops and the model may have no embedding for. Such a
+  // file is malformed: refuse it at load. The template adds the same ids around every sequence,
+  // so processing an empty one lists them all.
+  for (const TokenId id : post_processor_->Process({})) {
+    if (IdToToken(id).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer.json: post_processor adds token id ", id,
+                       ", which is neither in the model's vocab nor an added token"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Tokenizer::LoadAddedTokens(const nlohmann::json& added_tokens) {

@@ -38,7 +38,8 @@ class Tokenizer {
   // Loads DIR/tokenizer.json and (optional) DIR/tokenizer_config.json; the chat template comes
   // from the config's "chat_template" or else DIR/chat_template.jinja. NotFound when
   // tokenizer.json is missing; InvalidArgument (naming the file and the offending part) when a
-  // file is malformed, uses an unsupported component, or its chat_template does not parse.
+  // file is malformed (e.g. its post-processor adds an id that has no token), uses an
+  // unsupported component, or its chat_template does not parse.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& dir);
 
   // Same, from already-parsed JSON (`config` may be null: no tokenizer_config.json).
@@ -90,6 +91,8 @@ class Tokenizer {
   Tokenizer();
   absl::Status LoadAddedTokens(const nlohmann::json& added_tokens);
   absl::Status LoadConfig(const nlohmann::json& config);
+  // InvalidArgument when the post-processor would add an id that has no token.
+  absl::Status CheckPostProcessorIds() const;
   std::vector<Section> SplitAddedTokens(std::string_view text) const;
   // Longest added token matching at text[pos], or nullptr.
   const AddedToken* MatchAddedToken(std::string_view text, size_t pos) const;

@@ -145,9 +145,9 @@ def remote(model):
                                 "--max-tokens", "8", "--ignore-eos", "--temperature", "0",
                                 "--format", "json"],
                                capture_output=True, text=True, timeout=60)
-        if local.returncode == 0 and "ids" in json.loads(local.stdout):
-            check(json.loads(local.stdout)["ids"] == out.get("ids"),
-                  "--server and in-process greedy ids agree")
+        local_out = json.loads(local.stdout) if local.returncode == 0 else {}
+        check(local_out.get("ids") == out.get("ids"),
+              f"--server and in-process greedy ids agree ({local.returncode}: {local.stderr})")
         t = Terminal(["--server", address, "--tokenizer", model, "--chat", "--temperature", "0",
                       "--max-tokens", "8", "--ignore-eos"])
         t.read_until(rb">>> ")

@@ -89,6 +89,27 @@ TEST_CASE("Malformed tokenizer.json components name what is wrong", "[tokenizer]
   CHECK_THAT(LoadError(post), Catch::Contains("\"<s>\""));
 }
 
+// Fuzz finding fuzz/regressions/tokenizer_json/template_special_id_outside_vocab: the template's
+// special token had id 5 but no token had it (the file's "added_tokens" key was misspelled), so
+// Encode(..., true) returned an id >= vocab_size().
+TEST_CASE("A post-processor id that no token has fails the load", "[tokenizer]") {
+  auto post = MinimalTokenizer();
+  post["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", nlohmann::json::array({nlohmann::json{{"SpecialToken", {{"id", "<s>"}}}},
+                                        nlohmann::json{{"Sequence", {{"id", "A"}}}}})},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {5}}, {"tokens", {"<s>"}}}}}}};
+  CHECK_THAT(LoadError(post), Catch::Contains("post_processor adds token id 5"));
+
+  // The same template loads once <s> is an added token, and Encode's ids stay in range.
+  post["added_tokens"] =
+      nlohmann::json::array({nlohmann::json{{"id", 5}, {"content", "<s>"}, {"special", true}}});
+  const auto tokenizer = Tokenizer::FromJson(post, nullptr);
+  REQUIRE(tokenizer.ok());
+  CHECK((*tokenizer)->Encode("ab", true) == std::vector<TokenId>{5, 2});
+  CHECK((*tokenizer)->vocab_size() == 6);
+}
+
 TEST_CASE("chat_template.jinja is read when the config has no template", "[tokenizer]") {
   const std::string dir = std::string(JUNCTION_BINARY_DIR) + "/tokenizer_jinja_fixture";
   std::filesystem::create_directories(dir);
