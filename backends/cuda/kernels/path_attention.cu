@@ -32,10 +32,10 @@ __device__ __forceinline__ void RowProducts(float (&sc)[8][4], float (&u)[8][4],
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     uint32_t a[4];
-    a[0] = path::Pack(x[2 * kk][0], x[2 * kk][1]);
-    a[1] = path::Pack(x[2 * kk][2], x[2 * kk][3]);
-    a[2] = path::Pack(x[2 * kk + 1][0], x[2 * kk + 1][1]);
-    a[3] = path::Pack(x[2 * kk + 1][2], x[2 * kk + 1][3]);
+    a[0] = path::PackBf16(x[2 * kk][0], x[2 * kk][1]);
+    a[1] = path::PackBf16(x[2 * kk][2], x[2 * kk][3]);
+    a[2] = path::PackBf16(x[2 * kk + 1][0], x[2 * kk + 1][1]);
+    a[3] = path::PackBf16(x[2 * kk + 1][2], x[2 * kk + 1][3]);
 #pragma unroll
     for (int np = 0; np < 4; ++np) {
       const int off =
@@ -88,7 +88,7 @@ __device__ __forceinline__ void StoreRows(const float (&x)[D / 8][4], Bf16* cons
 #pragma unroll
     for (int nt = 0; nt < D / 8; ++nt)
       *reinterpret_cast<uint32_t*>(dst[h] + nt * 8 + (lane % 4) * 2) =
-          path::Pack(x[nt][2 * h] * scale[h], x[nt][2 * h + 1] * scale[h]);
+          path::PackBf16(x[nt][2 * h] * scale[h], x[nt][2 * h + 1] * scale[h]);
   }
 }
 
@@ -499,7 +499,7 @@ __global__ void __launch_bounds__(kThreads) PathDecodeKernel(const PathParams p)
         uint32_t* pk = reinterpret_cast<uint32_t*>(&packed);
 #pragma unroll
         for (int i = 0; i < 4; ++i)
-          pk[i] = path::Pack(kf[2 * i] - coeff * w[2 * i], kf[2 * i + 1] - coeff * w[2 * i + 1]);
+          pk[i] = path::PackBf16(kf[2 * i] - coeff * w[2 * i], kf[2 * i + 1] - coeff * w[2 * i + 1]);
         *reinterpret_cast<uint4*>(dst) = packed;
       } else {
         *reinterpret_cast<uint4*>(dst) = kraw[u];

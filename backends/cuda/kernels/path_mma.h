@@ -6,50 +6,19 @@
 
 #include <cstdint>
 
+#include "backends/cuda/kernels/mma_sm80.cuh"
+
 namespace junction::cuda::path {
 
 using Bf16 = __nv_bfloat16;
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte asynchronous copy; an invalid source writes zeros.
-__device__ __forceinline__ void CpAsync16(void* dst, const void* src, bool valid) {
-  const int src_size = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src),
-               "r"(src_size));
-}
-__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void CpAsyncWait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void Ldmatrix4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(SmemAddr(p)));
-}
-__device__ __forceinline__ void Ldmatrix4Trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(SmemAddr(p)));
-}
-
-__device__ __forceinline__ void Mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                    uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t Pack(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
+using ptx::CpAsync16;
+using ptx::CpAsyncCommit;
+using ptx::CpAsyncWait;
+using ptx::Ldmatrix4;
+using ptx::Ldmatrix4Trans;
+using ptx::Mma;
+using ptx::PackBf16;
 
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][D] swizzled tile.
 template <int D>
@@ -65,10 +34,10 @@ __device__ __forceinline__ void PackA(uint32_t (&a)[N / 2][4], const float (&c)[
                                       float sign) {
 #pragma unroll
   for (int k = 0; k < N / 2; ++k) {
-    a[k][0] = Pack(sign * c[2 * k][0], sign * c[2 * k][1]);
-    a[k][1] = Pack(sign * c[2 * k][2], sign * c[2 * k][3]);
-    a[k][2] = Pack(sign * c[2 * k + 1][0], sign * c[2 * k + 1][1]);
-    a[k][3] = Pack(sign * c[2 * k + 1][2], sign * c[2 * k + 1][3]);
+    a[k][0] = PackBf16(sign * c[2 * k][0], sign * c[2 * k][1]);
+    a[k][1] = PackBf16(sign * c[2 * k][2], sign * c[2 * k][3]);
+    a[k][2] = PackBf16(sign * c[2 * k + 1][0], sign * c[2 * k + 1][1]);
+    a[k][3] = PackBf16(sign * c[2 * k + 1][2], sign * c[2 * k + 1][3]);
   }
 }
 
