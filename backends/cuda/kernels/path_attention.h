@@ -113,8 +113,9 @@ struct PathParams {
 
 // Head dims with kernels (bf16 only).
 bool PathHeadDimSupported(int head_dim);
-// Workspace bytes of one UT block (all kv heads): the plan sizes ws_* with it.
-int64_t PathTileElems(int head_dim);  // elements of one [64, head_dim] tile
+// Elements of one [64, head_dim] workspace tile (per UT block and kv head): the plan sizes ws_*
+// with it.
+int64_t PathTileElems(int head_dim);
 
 // Each enqueues its kernels on `stream` (nothing when it has no items) and never synchronizes.
 // LaunchPathAttention = Store, Prep, Prefill, Decode, Finalize in that order (the order matters:
