@@ -24,7 +24,8 @@ struct CudaMemoryInfo {
 absl::StatusOr<CudaMemoryInfo> QueryCudaMemory();
 
 // Device bytes of a model's weights as the CUDA runner stores them (16-bit matrices: embedding,
-// LM head unless tied, attention q/k/v/o, SwiGLU gate/up/down; float32 norms and biases).
+// LM head unless tied, every mixer's projections, the MLP's; float32 norms, biases, per-head
+// vectors and conv filters). Sizes the KV cache from the free device memory.
 // `read_per_decode_step`: without the embedding table (a decode step reads one row of it) but
 // with the LM head: the bytes one decode step must read, whose time is the decode floor.
 int64_t CudaWeightBytes(const ModelSpec& spec, bool read_per_decode_step = false);
