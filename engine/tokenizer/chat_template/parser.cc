@@ -42,6 +42,19 @@ class Parser {
   }
 
  private:
+  // Depth of the recursive descent, bounded so that no template exhausts the stack (a fuzzed
+  // "{{((((..." did); real templates nest a few levels.
+  static constexpr int kMaxNesting = 100;
+  struct Nested {
+    explicit Nested(int& depth) : depth(depth) { ++depth; }
+    ~Nested() { --depth; }
+    int& depth;
+  };
+  absl::Status TooDeep() const {
+    return Error(absl::StrCat("nested more than ", kMaxNesting, " levels deep"));
+  }
+  int nesting_ = 0;
+
   const Token& Peek(int ahead = 0) const {
     const size_t i = std::min(pos_ + ahead, tokens_.size() - 1);
     return tokens_[i];
@@ -110,6 +123,8 @@ class Parser {
   }
 
   absl::StatusOr<StmtPtr> ParseStatement() {
+    Nested nested(nesting_);
+    if (nesting_ > kMaxNesting) return TooDeep();
     const int line = Peek().line;
     ASSIGN_OR_RETURN(std::string keyword, ExpectName());
     auto s = std::make_shared<Stmt>();
@@ -223,6 +238,8 @@ class Parser {
   }
 
   absl::StatusOr<ExprPtr> ParseExpr() {
+    Nested nested(nesting_);
+    if (nesting_ > kMaxNesting) return TooDeep();
     const int line = Peek().line;
     ASSIGN_OR_RETURN(ExprPtr value, ParseOr());
     if (!IsName("if")) return value;
@@ -257,6 +274,8 @@ class Parser {
   }
 
   absl::StatusOr<ExprPtr> ParseNot() {
+    Nested nested(nesting_);
+    if (nesting_ > kMaxNesting) return TooDeep();
     if (IsName("not")) {
       const int line = Take().line;
       ASSIGN_OR_RETURN(ExprPtr operand, ParseNot());
@@ -305,6 +324,8 @@ class Parser {
   }
 
   absl::StatusOr<ExprPtr> ParseUnary() {
+    Nested nested(nesting_);
+    if (nesting_ > kMaxNesting) return TooDeep();
     if (IsOp("-") || IsOp("+")) {
       const Token op = Take();
       ASSIGN_OR_RETURN(ExprPtr operand, ParseUnary());
