@@ -40,6 +40,9 @@ struct Expr {
   std::vector<ExprPtr> args;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   bool negated = false;  // kTest: "is not"
+  // Levels of this tree (a leaf is 1). Evaluation and destruction recurse through the tree, so
+  // the parser bounds it: operator and postfix chains are built by loops, not recursion.
+  int depth = 1;
 };
 
 struct Stmt;

@@ -1,5 +1,6 @@
 // Recursive-descent parser for the Jinja subset (precedence as in Jinja2: ternary < or < and <
 // not < comparisons < + - < ~ < * / // % < ** < unary < postfix / filters / tests).
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -13,12 +14,21 @@ namespace {
 
 using TK = Token::Kind;
 
+// Sets e.depth from its children (after they are all attached).
+void SetDepth(Expr& e) {
+  for (const ExprPtr& arg : e.args)
+    if (arg) e.depth = std::max(e.depth, arg->depth + 1);
+  for (const auto& [key, value] : e.kwargs)
+    if (value) e.depth = std::max(e.depth, value->depth + 1);
+}
+
 ExprPtr MakeExpr(Expr::Kind kind, int line, std::string name, std::vector<ExprPtr> args) {
   auto e = std::make_shared<Expr>();
   e->kind = kind;
   e->line = line;
   e->name = std::move(name);
   e->args = std::move(args);
+  SetDepth(*e);
   return e;
 }
 
@@ -52,6 +62,13 @@ class Parser {
   };
   absl::Status TooDeep() const {
     return Error(absl::StrCat("nested more than ", kMaxNesting, " levels deep"));
+  }
+  // Bound on an expression tree's depth: a chain like "a ~ a ~ a ~ ..." or "x.a.a.a..." is
+  // parsed by a loop but evaluated (and freed) recursively. Real templates stay far below.
+  static constexpr int kMaxExprDepth = 400;
+  absl::Status CheckDepth(const ExprPtr& e) const {
+    if (e->depth <= kMaxExprDepth) return absl::OkStatus();
+    return Error(absl::StrCat("expression more than ", kMaxExprDepth, " levels deep"));
   }
   int nesting_ = 0;
 
@@ -259,6 +276,7 @@ class Parser {
       const int line = Take().line;
       ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
       left = MakeExpr(Expr::Kind::kBinary, line, "or", {left, right});
+      RETURN_IF_ERROR(CheckDepth(left));
     }
     return left;
   }
@@ -269,6 +287,7 @@ class Parser {
       const int line = Take().line;
       ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
       left = MakeExpr(Expr::Kind::kBinary, line, "and", {left, right});
+      RETURN_IF_ERROR(CheckDepth(left));
     }
     return left;
   }
@@ -306,6 +325,7 @@ class Parser {
       const int line = Peek().line;
       ASSIGN_OR_RETURN(ExprPtr right, ParseBinary(0));
       left = MakeExpr(Expr::Kind::kBinary, line, op, {left, right});
+      RETURN_IF_ERROR(CheckDepth(left));
     }
   }
 
@@ -319,6 +339,7 @@ class Parser {
       const Token op = Take();
       ASSIGN_OR_RETURN(ExprPtr right, ParseBinary(level + 1));
       left = MakeExpr(Expr::Kind::kBinary, op.line, op.text, {left, right});
+      RETURN_IF_ERROR(CheckDepth(left));
     }
     return left;
   }
@@ -385,6 +406,7 @@ absl::StatusOr<ExprPtr> Parser::ParseSubscript(ExprPtr node, int line) {
 
 absl::StatusOr<ExprPtr> Parser::ParsePostfix(ExprPtr node) {
   while (true) {
+    RETURN_IF_ERROR(CheckDepth(node));
     const int line = Peek().line;
     if (IsOp(".")) {
       Take();
@@ -399,6 +421,7 @@ absl::StatusOr<ExprPtr> Parser::ParsePostfix(ExprPtr node) {
       call->line = line;
       call->args.push_back(node);
       RETURN_IF_ERROR(ParseArgs(call->args, call->kwargs));
+      SetDepth(*call);
       node = call;
     } else if (IsOp("|")) {
       Take();
@@ -408,6 +431,7 @@ absl::StatusOr<ExprPtr> Parser::ParsePostfix(ExprPtr node) {
       ASSIGN_OR_RETURN(filter->name, ExpectName());
       filter->args.push_back(node);
       if (IsOp("(")) RETURN_IF_ERROR(ParseArgs(filter->args, filter->kwargs));
+      SetDepth(*filter);
       node = filter;
     } else if (IsName("is")) {
       Take();
@@ -429,6 +453,7 @@ absl::StatusOr<ExprPtr> Parser::ParsePostfix(ExprPtr node) {
         ASSIGN_OR_RETURN(ExprPtr arg, ParsePrimary());
         test->args.push_back(std::move(arg));
       }
+      SetDepth(*test);
       node = test;
     } else {
       return node;

@@ -104,6 +104,21 @@ TEST_CASE("Macros with defaults and keyword arguments", "[chat_template]") {
              Catch::Contains("recurses too deeply"));
 }
 
+TEST_CASE("Long operator and attribute chains are bounded, not a stack overflow",
+          "[chat_template]") {
+  // Chains are parsed by loops but evaluated recursively; 100 links render, 100,000 are refused.
+  auto chain = [](const std::string& first, const std::string& link, int n) {
+    std::string s = "{{ " + first;
+    for (int i = 0; i < n; ++i) s += link;
+    return s + " }}";
+  };
+  CHECK(Render(chain("'a'", " ~ 'a'", 100)) == std::string(101, 'a'));
+  CHECK(Render(chain("1", " + 1", 100)) == "101");
+  for (const std::string& link : {" ~ 'a'", " + 1", " and x", " or x", " == x", ".a", "[0]",
+                                  "|string", " is defined", "()"})
+    CHECK_THAT(RenderError(chain("x", link, 100000)), Catch::Contains("levels deep"));
+}
+
 TEST_CASE("Whitespace control, trim_blocks and lstrip_blocks", "[chat_template]") {
   CHECK(Render("a  {{- 'b' -}}  c") == "abc");
   CHECK(Render("{% if true %}\n    x\n{% endif %}\n") == "    x\n");
