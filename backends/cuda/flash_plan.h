@@ -33,7 +33,7 @@ struct FlashPlanConfig {
   int num_sms = 132;
   int decode_ctas_per_sm = 2;
   // Decode splits are at least this many keys (a multiple of kFlashKeyTile); 0 = never split.
-  int min_split_keys = 512;
+  int min_split_keys = 128;
   int sliding_window = 0;      // the layer's trained window (AttentionSpec::sliding_window)
   bool window_policy = false;  // accept AttentionPolicy::kWindow chunks (else an error)
 };

@@ -57,7 +57,9 @@ TEST_CASE("embedding, add + rmsnorm (all rows and selected rows), swiglu, bias",
   std::mt19937 rng(2);
   const cudaStream_t stream = Cuda().stream();
   for (DType dtype : {DType::kBF16, DType::kF16})
-    for (int width : {1, 17, 64, 1000, 4100})
+    // Widths reach every AddRmsNorm kernel: the two-pass loop (odd, > 8192) and the register
+    // kernel with 2, 4 and 8 runs per thread.
+    for (int width : {1, 17, 64, 1000, 2052, 4096, 4100, 8192, 12288})
       for (int rows : {1, 3, 65}) {
         INFO(DTypeName(dtype) << " width " << width << " rows " << rows);
         const int vocab = 37;
