@@ -1,12 +1,12 @@
 #include "backends/cuda/gemm.h"
 
-#include <algorithm>
-#include <array>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <tuple>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/skinny_gemm.h"
 #include "engine/common/status_macros.h"
 
 namespace junction::cuda {
@@ -33,62 +33,6 @@ struct GemmPlan {
 
 using ShapeKey = std::tuple<int64_t, int64_t, int64_t, int, int>;
 
-// Few-row products (decode) stream the weight once and are bandwidth-bound; cuBLASLt's first
-// heuristic choice there was measured at 2.3-2.7 TB/s against 2.9 for the best shapes (ncu,
-// H100, 2026-12-06), so for them the first candidates are timed once on the real operands and
-// the fastest kept. Larger products keep the heuristic's choice.
-constexpr int kTunedMaxRows = 64;
-constexpr int kTunedCandidates = 8;
-
-absl::Status RunPlan(const CudaContext& context, const GemmArgs& g, const GemmPlan& plan,
-                     const cublasLtMatmulAlgo_t& algo) {
-  const float beta = 0.0f;
-  RETURN_IF_CUDA_ERROR(cublasLtMatmul(context.cublas(), plan.op, &g.alpha, g.w, plan.a, g.x,
-                                      plan.b, &beta, g.y, plan.d, g.y, plan.d, &algo,
-                                      context.workspace(), context.workspace_bytes(),
-                                      context.stream()));
-  return absl::OkStatus();
-}
-
-// Index of the fastest of `results` (median of 3 timed runs after a warm-up; a candidate that
-// fails to launch is skipped). The products overwrite y with the same values, so timing them in
-// the middle of a step is harmless; the stream is synchronized once per new shape. Under graph
-// capture nothing can be timed: the heuristic's first choice stands.
-absl::StatusOr<int> FastestAlgo(const CudaContext& context, const GemmArgs& g,
-                                const GemmPlan& plan,
-                                const cublasLtMatmulHeuristicResult_t* results, int found) {
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  RETURN_IF_CUDA_ERROR(cudaStreamIsCapturing(context.stream(), &capture));
-  if (capture != cudaStreamCaptureStatusNone) return 0;
-  cudaEvent_t events[2] = {nullptr, nullptr};
-  for (cudaEvent_t& e : events) RETURN_IF_CUDA_ERROR(cudaEventCreate(&e));
-  int best = -1;
-  float best_ms = 0.0f;
-  for (int i = 0; i < found; ++i) {
-    std::array<float, 3> ms{};
-    bool ok = RunPlan(context, g, plan, results[i].algo).ok();
-    for (float& t : ms) {
-      if (!ok) break;
-      ok = cudaEventRecord(events[0], context.stream()) == cudaSuccess &&
-           RunPlan(context, g, plan, results[i].algo).ok() &&
-           cudaEventRecord(events[1], context.stream()) == cudaSuccess &&
-           cudaEventSynchronize(events[1]) == cudaSuccess &&
-           cudaEventElapsedTime(&t, events[0], events[1]) == cudaSuccess;
-    }
-    std::sort(ms.begin(), ms.end());
-    if (ok && (best < 0 || ms[1] < best_ms)) {
-      best = i;
-      best_ms = ms[1];
-    }
-  }
-  for (cudaEvent_t e : events) cudaEventDestroy(e);
-  RETURN_IF_CUDA_ERROR(cudaGetLastError());
-  if (best < 0)
-    return absl::InternalError(absl::StrCat("no cuBLASLt algorithm ran for m=", g.m, " n=", g.n,
-                                            " k=", g.k));
-  return best;
-}
-
 absl::Status BuildPlan(const CudaContext& context, const GemmArgs& g, GemmPlan& plan) {
   // Row-major y[m,n] is column-major y^T[n,m] = w[n,k] . x^T: A = w (transposed), B = x.
   RETURN_IF_CUDA_ERROR(cublasLtMatmulDescCreate(&plan.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -106,21 +50,16 @@ absl::Status BuildPlan(const CudaContext& context, const GemmArgs& g, GemmPlan& 
   const size_t workspace = context.workspace_bytes();
   RETURN_IF_CUDA_ERROR(cublasLtMatmulPreferenceSetAttribute(
       pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)));
-  cublasLtMatmulHeuristicResult_t results[kTunedCandidates];
+  cublasLtMatmulHeuristicResult_t result;
   int found = 0;
   const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
-      context.cublas(), plan.op, plan.a, plan.b, plan.d, plan.d, pref,
-      g.m <= kTunedMaxRows ? kTunedCandidates : 1, results, &found);
+      context.cublas(), plan.op, plan.a, plan.b, plan.d, plan.d, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   RETURN_IF_CUDA_ERROR(status);
   if (found == 0)
     return absl::InternalError(
         absl::StrCat("cuBLASLt has no algorithm for m=", g.m, " n=", g.n, " k=", g.k));
-  plan.algo = results[0].algo;
-  if (found > 1) {
-    ASSIGN_OR_RETURN(const int best, FastestAlgo(context, g, plan, results, found));
-    plan.algo = results[best].algo;
-  }
+  plan.algo = result.algo;
   return absl::OkStatus();
 }
 
@@ -130,6 +69,14 @@ absl::Status Gemm(const CudaContext& context, const GemmArgs& g) {
   if (g.in_type == DType::kF32)
     return absl::InvalidArgumentError("Gemm inputs must be bf16 or fp16");
   if (g.m == 0 || g.n == 0) return absl::OkStatus();
+  // Decode's few-row products go to the bandwidth kernel (skinny_gemm.h says why).
+  const SkinnyGemmParams skinny{g.x, g.w, g.y, static_cast<int>(g.m), static_cast<int>(g.n),
+                                static_cast<int>(g.k), g.alpha};
+  if (g.allow_skinny && g.m <= kSkinnyGemmMaxRows && g.n <= INT32_MAX && g.k <= INT32_MAX &&
+      SkinnyGemmSupported(skinny, g.in_type)) {
+    LaunchSkinnyGemm(skinny, g.in_type, g.out_type, context.stream());
+    return absl::OkStatus();
+  }
   static std::mutex mutex;
   static std::map<ShapeKey, GemmPlan> plans;
   const ShapeKey key{g.m, g.n, g.k, static_cast<int>(g.in_type), static_cast<int>(g.out_type)};
@@ -144,7 +91,11 @@ absl::Status Gemm(const CudaContext& context, const GemmArgs& g) {
     }
     plan = &it->second;
   }
-  return RunPlan(context, g, *plan, plan->algo);
+  const float beta = 0.0f;
+  RETURN_IF_CUDA_ERROR(cublasLtMatmul(
+      context.cublas(), plan->op, &g.alpha, g.w, plan->a, g.x, plan->b, &beta, g.y, plan->d, g.y,
+      plan->d, &plan->algo, context.workspace(), context.workspace_bytes(), context.stream()));
+  return absl::OkStatus();
 }
 
 }  // namespace junction::cuda

@@ -1,6 +1,7 @@
 // cuBLASLt GEMMs in the layout every linear layer uses: y[m, n] = alpha * x[m, k] . w[n, k]^T,
 // all row-major. x and w are bf16 or fp16 (the same type); y is that type or float32; the
-// accumulation is float32. Algorithms are picked once per shape and cached.
+// accumulation is float32. Algorithms are picked once per shape and cached; products of at most
+// kSkinnyGemmMaxRows rows (decode) run on the kernel of kernels/skinny_gemm.h instead.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@ struct GemmArgs {
   DType in_type = DType::kBF16;
   DType out_type = DType::kBF16;
   float alpha = 1.0f;
+  bool allow_skinny = true;  // false: always cuBLASLt (benchmarks compare the two)
 };
 
 // Enqueues the product on context.stream(). Errors: unsupported types, no cuBLASLt algorithm.
