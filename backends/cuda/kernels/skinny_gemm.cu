@@ -87,26 +87,17 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(SkinnyGemmParams
 template <typename T, typename Out>
 void Launch(const SkinnyGemmParams& p, cudaStream_t stream) {
   const int blocks = (p.n + kWarps - 1) / kWarps;
-  switch (p.m) {
-    case 1:
-      SkinnyGemmKernel<T, Out, 1><<<blocks, kWarps * 32, 0, stream>>>(p);
-      break;
-    case 2:
-      SkinnyGemmKernel<T, Out, 2><<<blocks, kWarps * 32, 0, stream>>>(p);
-      break;
-    case 3:
-      SkinnyGemmKernel<T, Out, 3><<<blocks, kWarps * 32, 0, stream>>>(p);
-      break;
-    default:
-      SkinnyGemmKernel<T, Out, 4><<<blocks, kWarps * 32, 0, stream>>>(p);
-      break;
+  if (p.m == 1) {
+    SkinnyGemmKernel<T, Out, 1><<<blocks, kWarps * 32, 0, stream>>>(p);
+  } else {
+    SkinnyGemmKernel<T, Out, 2><<<blocks, kWarps * 32, 0, stream>>>(p);
   }
 }
 
 }  // namespace
 
 bool SkinnyGemmSupported(const SkinnyGemmParams& p, DType in_type) {
-  static_assert(kSkinnyGemmMaxRows == 4, "Launch dispatches m = 1..4");
+  static_assert(kSkinnyGemmMaxRows == 2, "Launch dispatches m = 1, 2");
   const auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   return in_type != DType::kF32 && p.m >= 1 && p.m <= kSkinnyGemmMaxRows && p.n >= 1 &&
          p.k >= 8 && p.k % 8 == 0 && aligned(p.x) && aligned(p.w);

@@ -13,7 +13,10 @@
 
 namespace junction::cuda {
 
-inline constexpr int kSkinnyGemmMaxRows = 4;
+// Up to 2 rows it beat cuBLASLt on every Llama-3-8B decode shape (1.01-1.34x, H100,
+// 2026-12-06, junction-bench cuda_gemm_decode); at 4 rows the down and gate_up products were
+// 2-8 % slower, so from 3 rows on cuBLASLt keeps them.
+inline constexpr int kSkinnyGemmMaxRows = 2;
 
 struct SkinnyGemmParams {
   const void* x = nullptr;  // [m, k] (in type)
