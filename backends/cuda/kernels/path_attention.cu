@@ -1,5 +1,5 @@
-// PaTH prefill (query carried backward through UT blocks), key finalize (keys carried forward)
-// and the fused in-place decode; see path_attention.h for the math. Tiles of 64 rows are
+// PaTH prefill (query carried backward through UT blocks) and key finalize (keys carried
+// forward); see path_attention.h for the math (the decode is in path_decode.cu). Tiles of 64 rows are
 // loaded with cp.async into XOR-swizzled shared memory and multiplied with mma.sync; each of
 // the 4 warps of a CTA owns 16 rows and keeps them (q^ or k) in fp32 registers.
 #include <cfloat>
@@ -391,199 +391,6 @@ __global__ void __launch_bounds__(kThreads) PathFinalizeKernel(const PathParams 
   StoreRows<D>(k, rows, one, lane);
 }
 
-// Decode: key groups of D / 8 lanes (16 bytes each) walk the keys; every thread keeps the
-// online-softmax state of its key group for all G query heads of the kv head.
-template <int D, int G>
-__global__ void __launch_bounds__(kThreads) PathDecodeKernel(const PathParams p) {
-  constexpr int L = D / 8;
-  constexpr int kGroups = kThreads / L;
-  constexpr int kUnroll = G >= 8 ? 2 : 4;
-  __shared__ float sm_m[kGroups][G], sm_l[kGroups][G];
-  __shared__ float sm_acc[kGroups][G][D];
-  const PathDecodeItem item = p.decode_items[blockIdx.x];
-  const int g = blockIdx.y;
-  const PathChunkDesc chunk = p.chunks[item.chunk];
-  const int pos = chunk.num_computed;  // the new token's position
-  const int64_t token = chunk.q_start;
-  const int group = p.num_heads / p.num_kv_heads;
-  const int32_t* table = p.block_tables + chunk.block_table_offset;
-  const int tid = threadIdx.x, lane = tid % 32;
-  const int kg = tid / L;
-  const int c0 = (lane % L) * 8;
-  const bool gate = p.log_gate != nullptr;
-  const Bf16* qkv = static_cast<const Bf16*>(p.qkv);
-  Bf16* k_cache = static_cast<Bf16*>(p.k_cache);
-  const Bf16* v_cache = static_cast<const Bf16*>(p.v_cache);
-
-  float w[8], q[G][8], qw[G], fp[G], m[G], l[G], acc[G][8];
-  const float beta = p.beta[token * p.num_kv_heads + g];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) w[i] = p.w[(token * p.num_kv_heads + g) * D + c0 + i];
-#pragma unroll
-  for (int h = 0; h < G; ++h) {
-    const int head = g * group + h;
-    float dot = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      q[h][i] = h < group ? ToFloat(qkv[token * p.qkv_stride + int64_t{head} * D + c0 + i]) : 0.0f;
-      dot += q[h][i] * w[i];
-      acc[h][i] = 0.0f;
-    }
-#pragma unroll
-    for (int off = 1; off < L; off <<= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-    qw[h] = dot;
-    fp[h] = gate && h < group ? p.forget[token * p.num_heads + head] : 0.0f;
-    m[h] = -INFINITY;
-    l[h] = 0.0f;
-  }
-  const float scale_log2 = p.scale * kLog2e;
-  const Bf16* new_key = qkv + token * p.qkv_stride + int64_t{p.num_heads + g} * D + c0;
-
-  // The loop bounds are uniform over the CTA: every lane reaches every shuffle.
-  for (int it = item.key_begin; it < item.key_end; it += kGroups * kUnroll) {
-    const int base = it + kg;
-    uint4 kraw[kUnroll], vraw[kUnroll];
-    int64_t row[kUnroll];
-    float fj[kUnroll][G];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int j = base + u * kGroups;
-      kraw[u] = vraw[u] = make_uint4(0, 0, 0, 0);
-      row[u] = 0;
-#pragma unroll
-      for (int h = 0; h < G; ++h) fj[u][h] = 0.0f;
-      if (j < item.key_end) {
-        row[u] = int64_t{table[j / p.block_size]} * p.block_size + j % p.block_size;
-        const int64_t at = (row[u] * p.num_kv_heads + g) * D + c0;
-        kraw[u] = j < pos ? *reinterpret_cast<const uint4*>(k_cache + at)
-                          : *reinterpret_cast<const uint4*>(new_key);
-        vraw[u] = *reinterpret_cast<const uint4*>(v_cache + at);
-        if (gate)
-#pragma unroll
-          for (int h = 0; h < G; ++h)
-            if (h < group) fj[u][h] = p.f_cache[row[u] * p.num_heads + g * group + h];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int j = base + u * kGroups;
-      float kf[8];
-      const __nv_bfloat162* k2 = reinterpret_cast<const __nv_bfloat162*>(&kraw[u]);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const float2 f = __bfloat1622float2(k2[i]);
-        kf[2 * i] = f.x;
-        kf[2 * i + 1] = f.y;
-      }
-      float kw = 0.0f, qk[G];
-#pragma unroll
-      for (int i = 0; i < 8; ++i) kw += kf[i] * w[i];
-#pragma unroll
-      for (int h = 0; h < G; ++h) {
-        qk[h] = 0.0f;
-#pragma unroll
-        for (int i = 0; i < 8; ++i) qk[h] += q[h][i] * kf[i];
-      }
-#pragma unroll
-      for (int off = 1; off < L; off <<= 1) {
-        kw += __shfl_xor_sync(0xffffffffu, kw, off);
-#pragma unroll
-        for (int h = 0; h < G; ++h) qk[h] += __shfl_xor_sync(0xffffffffu, qk[h], off);
-      }
-      if (j >= item.key_end) continue;
-      const bool old = j < pos;
-      Bf16* dst = k_cache + (row[u] * p.num_kv_heads + g) * D + c0;
-      if (old) {
-        const float coeff = beta * kw;
-        uint4 packed;
-        uint32_t* pk = reinterpret_cast<uint32_t*>(&packed);
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-          pk[i] = path::PackBf16(kf[2 * i] - coeff * w[2 * i], kf[2 * i + 1] - coeff * w[2 * i + 1]);
-        *reinterpret_cast<uint4*>(dst) = packed;
-      } else {
-        *reinterpret_cast<uint4*>(dst) = kraw[u];
-      }
-      float vf[8];
-      const __nv_bfloat162* v2 = reinterpret_cast<const __nv_bfloat162*>(&vraw[u]);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const float2 f = __bfloat1622float2(v2[i]);
-        vf[2 * i] = f.x;
-        vf[2 * i + 1] = f.y;
-      }
-#pragma unroll
-      for (int h = 0; h < G; ++h) {
-        if (h >= group) continue;
-        const float score = old ? qk[h] - beta * kw * qw[h] : qk[h];
-        const float logit = (score + fp[h] - fj[u][h]) * scale_log2;
-        const float m_new = fmaxf(m[h], logit);
-        const float alpha = exp2f(m[h] - m_new);
-        const float e = exp2f(logit - m_new);
-        m[h] = m_new;
-        l[h] = l[h] * alpha + e;
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc[h][i] = acc[h][i] * alpha + e * vf[i];
-      }
-    }
-  }
-#pragma unroll
-  for (int h = 0; h < G; ++h) {
-    if (lane % L == 0) {
-      sm_m[kg][h] = m[h];
-      sm_l[kg][h] = l[h];
-    }
-#pragma unroll
-    for (int i = 0; i < 8; ++i) sm_acc[kg][h][c0 + i] = acc[h][i];
-  }
-  __syncthreads();
-  for (int idx = tid; idx < group * D; idx += kThreads) {
-    const int h = idx / D, c = idx % D;
-    float mx = -INFINITY;
-    for (int x = 0; x < kGroups; ++x) mx = fmaxf(mx, sm_m[x][h]);
-    float sum = 0.0f, a = 0.0f;
-    if (mx != -INFINITY)
-      for (int x = 0; x < kGroups; ++x) {
-        const float f = exp2f(sm_m[x][h] - mx);
-        sum += sm_l[x][h] * f;
-        a += sm_acc[x][h][c] * f;
-      }
-    const float value = sum > 0.0f ? a / sum : 0.0f;
-    if (item.partial >= 0) {
-      const int64_t slot = (int64_t{item.partial} * p.num_kv_heads + g) * group + h;
-      p.partial_o[slot * D + c] = value;
-      if (c == 0) p.partial_lse[slot] = sum > 0.0f ? mx + log2f(sum) : -INFINITY;
-    } else {
-      static_cast<Bf16*>(p.o)[(token * p.num_heads + g * group + h) * D + c] = FromFloat<Bf16>(value);
-    }
-  }
-}
-
-__global__ void PathMergeKernel(const PathParams p) {
-  const PathMergeItem merge = p.merges[blockIdx.x];
-  const int g = blockIdx.y;
-  const int group = p.num_heads / p.num_kv_heads;
-  const int d = p.head_dim;
-  const int64_t token = p.chunks[merge.chunk].q_start;
-  for (int idx = threadIdx.x; idx < group * d; idx += blockDim.x) {
-    const int h = idx / d, c = idx % d;
-    auto slot = [&](int s) {
-      return (int64_t{merge.first_partial + s} * p.num_kv_heads + g) * group + h;
-    };
-    float mx = -INFINITY;
-    for (int s = 0; s < merge.num_splits; ++s) mx = fmaxf(mx, p.partial_lse[slot(s)]);
-    float sum = 0.0f, acc = 0.0f;
-    if (mx != -INFINITY)
-      for (int s = 0; s < merge.num_splits; ++s) {
-        const float f = exp2f(p.partial_lse[slot(s)] - mx);
-        sum += f;
-        acc += f * p.partial_o[slot(s) * d + c];
-      }
-    static_cast<Bf16*>(p.o)[(token * p.num_heads + g * group + h) * d + c] =
-        FromFloat<Bf16>(sum > 0.0f ? acc / sum : 0.0f);
-  }
-}
-
 template <int D>
 void LaunchPrefill(const PathParams& p, cudaStream_t stream) {
   constexpr size_t smem = PrefillSmem<D>::kBytes;
@@ -607,20 +414,6 @@ void LaunchFinalize(const PathParams& p, cudaStream_t stream) {
   PathFinalizeKernel<D><<<dim3(p.num_finalize_items, p.num_kv_heads), kThreads, smem, stream>>>(p);
 }
 
-template <int D>
-void LaunchDecode(const PathParams& p, cudaStream_t stream) {
-  const int group = p.num_heads / p.num_kv_heads;
-  const dim3 grid(p.num_decode_items, p.num_kv_heads);
-  if (group <= 1)
-    PathDecodeKernel<D, 1><<<grid, kThreads, 0, stream>>>(p);
-  else if (group <= 2)
-    PathDecodeKernel<D, 2><<<grid, kThreads, 0, stream>>>(p);
-  else if (group <= 4)
-    PathDecodeKernel<D, 4><<<grid, kThreads, 0, stream>>>(p);
-  else
-    PathDecodeKernel<D, 8><<<grid, kThreads, 0, stream>>>(p);
-}
-
 }  // namespace
 
 bool PathHeadDimSupported(int head_dim) { return head_dim == 64 || head_dim == 128; }
@@ -637,14 +430,6 @@ void LaunchPathFinalize(const PathParams& p, cudaStream_t stream) {
   if (p.num_finalize_items == 0) return;
   if (p.head_dim == 64) LaunchFinalize<64>(p, stream);
   if (p.head_dim == 128) LaunchFinalize<128>(p, stream);
-}
-
-void LaunchPathDecode(const PathParams& p, cudaStream_t stream) {
-  if (p.num_decode_items == 0) return;
-  if (p.head_dim == 64) LaunchDecode<64>(p, stream);
-  if (p.head_dim == 128) LaunchDecode<128>(p, stream);
-  if (p.num_merges > 0)
-    PathMergeKernel<<<dim3(p.num_merges, p.num_kv_heads), kThreads, 0, stream>>>(p);
 }
 
 void LaunchPathAttention(const PathParams& p, cudaStream_t stream) {

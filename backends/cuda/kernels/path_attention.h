@@ -16,10 +16,11 @@
 //            online softmax in fp32 (exp2), O += P V;
 //   finalize: every cached key and every chunk key K' carried forward through the later chunk
 //            blocks (k <- k - (k W^T) W3) and written to the cache.
-// Decode (one token after a non-empty cache): one pass per (request, kv head, key split) that
-// reads each cached key, updates it in place (k <- k - beta (k.w) w in fp32, written back in
-// bf16), scores it with q.k_new = q.k - beta (k.w)(q.w) for every query head of the group,
-// reads V, and appends the new key; split-KV partials are merged by a second kernel.
+// Decode (one token after a non-empty cache; path_decode.cu): one pass per (request, kv head,
+// key split) that reads each cached key, updates it in place (k <- k - beta (k.w) w in fp32,
+// written back in bf16), scores it with q.k_new = q.k - beta (k.w)(q.w) for every query head of
+// the group (q.k and k.w from one tensor-core product), reads V, and appends the new key;
+// split-KV partials are merged by a second kernel.
 #pragma once
 
 #include <cuda_runtime.h>

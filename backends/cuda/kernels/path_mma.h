@@ -1,5 +1,6 @@
-// Device helpers of the PaTH kernels (included by path_*.cu only): cp.async, ldmatrix,
-// mma.sync.m16n8k16 bf16 with fp32 accumulate, and the XOR swizzle of [rows][D] bf16 tiles.
+// Device helpers of the PaTH kernels (included by path_*.cu only): cp.async (16 and 4 bytes),
+// ldmatrix, mma.sync.m16n8k16 bf16 with fp32 accumulate, and the XOR swizzle of [rows][D] bf16
+// tiles.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -19,6 +20,12 @@ using ptx::Ldmatrix4;
 using ptx::Ldmatrix4Trans;
 using ptx::Mma;
 using ptx::PackBf16;
+
+// 4-byte asynchronous copy (through L1); an invalid source writes zero.
+__device__ __forceinline__ void CpAsync4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(ptx::SmemAddr(dst)),
+               "l"(src), "r"(valid ? 4 : 0));
+}
 
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][D] swizzled tile.
 template <int D>

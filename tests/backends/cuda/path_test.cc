@@ -294,6 +294,24 @@ TEST_CASE("path GQA group 8 with the gate and small decode splits", "[gpu][cuda]
   sim.Step({{0, 66}, {1, 1}});
 }
 
+// The tensor-core decode at d=128 with query groups that do not fill its 8 query rows (3) and
+// the benchmark's (4); 64-key splits, so a context of 256 + 1 ends in a split holding only the
+// new key, and a context of 64 in a single unsplit tile. The extend after the decodes reads the
+// keys the decodes rewrote; the block prep sees 256 = 4 full UT blocks, 63 and 70 tokens.
+TEST_CASE("path tensor-core decode, groups 3 and 4 at d=128, split on the new key",
+          "[gpu][cuda][path]") {
+  if (!HaveGpu()) return;
+  for (int group : {3, 4}) {
+    PathSimulation sim({2 * group, 2, 128, 16, true, 64}, {256 + 4, 63 + 2, 1 + 3 + 70},
+                       40 + group);
+    sim.Step({{0, 256}, {1, 63}, {2, 1}});  // prefill
+    sim.Step({{0, 1}, {1, 1}, {2, 1}});     // decode: contexts 257, 64, 2
+    sim.Step({{0, 1}, {1, 1}, {2, 1}});
+    sim.Step({{2, 70}, {0, 1}});            // extend after decodes, beside a decode
+    sim.Step({{0, 1}, {2, 1}});
+  }
+}
+
 const BackendRegistry& PathRegistry() { return CudaRegistry(); }
 
 TEST_CASE("cuda.path runs fla_path_fox (forget gate) like the CPU", "[gpu][cuda][path]") {
