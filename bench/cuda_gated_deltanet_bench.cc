@@ -36,11 +36,21 @@ bool FillTiled(void* dst, const std::vector<T>& tile, size_t count) {
   return cudaDeviceSynchronize() == cudaSuccess;
 }
 
-// Device inputs of the core for `num_tokens` rows: l2-normalized bf16 q (scaled) and k, bf16 v,
-// g in [-0.5, -0.01], beta in (0, 1).
+// Device inputs of the core for `num_tokens` rows: l2-normalized q (scaled) and k, and v, in
+// bf16 (prefill) and float32 (decode); g in [-0.5, -0.01], beta in (0, 1).
 struct CoreData {
   DeviceBuffer q, k, v, g, beta, state, w, u, gamma, h, o, lists;
+  DeviceBuffer q32, k32, v32;
 };
+
+std::vector<float> Bf16ToFloat(const std::vector<uint16_t>& bits) {
+  std::vector<float> out(bits.size());
+  for (size_t i = 0; i < bits.size(); ++i) {
+    const uint32_t word = uint32_t{bits[i]} << 16;
+    std::memcpy(&out[i], &word, sizeof(float));
+  }
+  return out;
+}
 
 bool MakeCoreData(const GdnDims& d, int num_tokens, int num_chunks, int num_slots, CoreData& c) {
   std::mt19937 rng(7);
@@ -80,9 +90,17 @@ bool MakeCoreData(const GdnDims& d, int num_tokens, int num_chunks, int num_slot
     *buffers[i] = std::move(*b);
   }
   if (cudaMemset(c.state.data(), 0, sizes[5]) != cudaSuccess) return false;
+  auto q32 = DeviceBuffer::Allocate(qk * 4), k32 = DeviceBuffer::Allocate(qk * 4);
+  auto v32 = DeviceBuffer::Allocate(vv * 4);
+  if (!q32.ok() || !k32.ok() || !v32.ok()) return false;
+  c.q32 = std::move(*q32);
+  c.k32 = std::move(*k32);
+  c.v32 = std::move(*v32);
   return FillTiled(c.q.data(), qt, qk) && FillTiled(c.k.data(), kt, qk) &&
          FillTiled(c.v.data(), vt, vv) && FillTiled(c.g.data(), gt, t * hv) &&
-         FillTiled(c.beta.data(), bt, t * hv);
+         FillTiled(c.beta.data(), bt, t * hv) && FillTiled(c.q32.data(), Bf16ToFloat(qt), qk) &&
+         FillTiled(c.k32.data(), Bf16ToFloat(kt), qk) &&
+         FillTiled(c.v32.data(), Bf16ToFloat(vt), vv);
 }
 
 // Core params over `c` with the work lists of `requests` uploaded into c.lists.
@@ -105,8 +123,11 @@ bool BindCore(const GdnDims& d, const std::vector<GdnRequest>& requests, int num
   p.dims = d;
   p.q = c.q.data();
   p.k = c.k.data();
-  p.qk_stride = int64_t{d.num_key_heads} * d.head_k_dim;
   p.v = c.v.data();
+  p.q_f32 = c.q32.as<float>();
+  p.k_f32 = c.k32.as<float>();
+  p.v_f32 = c.v32.as<float>();
+  p.qk_stride = int64_t{d.num_key_heads} * d.head_k_dim;
   p.v_stride = int64_t{d.num_value_heads} * d.head_v_dim;
   p.g = c.g.as<float>();
   p.beta = c.beta.as<float>();
@@ -194,8 +215,9 @@ float TimeLayerPrefill(CudaContext& cuda, int d, int tokens) {
   return cudaGetLastError() == cudaSuccess ? ms : -1;
 }
 
-// One decode step of `batch` requests (median ms) and its state bytes (read + write).
-float TimeDecode(CudaContext& cuda, int d, int batch, double* bytes) {
+// One decode step of `batch` requests (median ms) and its state bytes (read + write). `gated`:
+// with the output norm and gate as the layer runs it (the norm spans the dv tiles).
+float TimeDecode(CudaContext& cuda, int d, int batch, bool gated, double* bytes) {
   const GdnDims dims{kHeads, kHeads, d, d};
   CoreData c;
   std::vector<GdnRequest> requests;
@@ -203,6 +225,24 @@ float TimeDecode(CudaContext& cuda, int d, int batch, double* bytes) {
   GdnCoreParams p;
   if (!MakeCoreData(dims, batch, 1, batch, c) || !BindCore(dims, requests, batch, cuda, c, p))
     return -1;
+  DeviceBuffer norm, raw, count;
+  if (gated) {
+    auto n = DeviceBuffer::Allocate(d * sizeof(float));
+    auto r = DeviceBuffer::Allocate(size_t(batch) * kHeads * d * sizeof(float));
+    auto k = DeviceBuffer::Allocate(size_t(batch) * kHeads * sizeof(int32_t));
+    if (!n.ok() || !r.ok() || !k.ok()) return -1;
+    norm = std::move(*n);
+    raw = std::move(*r);
+    count = std::move(*k);
+    if (!FillTiled(norm.data(), std::vector<float>(d, 1.0f), d) ||
+        cudaMemset(count.data(), 0, count.size_bytes()) != cudaSuccess)
+      return -1;
+    p.norm_weight = norm.as<float>();
+    p.decode_o = raw.as<float>();
+    p.decode_count = count.as<int32_t>();
+    p.gate = c.v32.as<float>();  // any float32 rows of the value width
+    p.gate_stride = p.v_stride;
+  }
   *bytes = 2.0 * batch * kHeads * d * d * sizeof(float);
   const float ms = MedianMs(cuda, [&] { LaunchGdnDecode(p, cuda.stream()); }, 50);
   return cudaGetLastError() == cudaSuccess ? ms : -1;
@@ -246,18 +286,22 @@ JUNCTION_BENCHMARK(cuda_gated_deltanet,
       Emit(out, line);
     }
   }
-  const std::vector<int> batches = quick ? std::vector<int>{64} : std::vector<int>{16, 64, 256};
+  const std::vector<int> batches =
+      quick ? std::vector<int>{16, 64, 256} : std::vector<int>{1, 16, 64, 256};
   for (int d : {64, 128}) {
     for (int batch : batches) {
-      double bytes = 0;
-      const float ms = TimeDecode(**cuda, d, batch, &bytes);
-      if (ms < 0) return 1;
-      const double tbps = bytes / ms / 1e9;
-      std::snprintf(line, sizeof(line),
-                    "gdn decode d=%d heads=%d batch=%d ms=%.4f state_MB=%.1f tbps=%.2f "
-                    "of_copy=%.2f\n",
-                    d, kHeads, batch, ms, bytes / 1e6, tbps, tbps / copy);
-      Emit(out, line);
+      for (bool gated : {false, true}) {
+        double bytes = 0;
+        const float ms = TimeDecode(**cuda, d, batch, gated, &bytes);
+        if (ms < 0) return 1;
+        const double tbps = bytes / ms / 1e9;
+        std::snprintf(line, sizeof(line),
+                      "gdn decode d=%d heads=%d batch=%d %s ms=%.4f state_MB=%.1f tbps=%.2f "
+                      "of_copy=%.2f\n",
+                      d, kHeads, batch, gated ? "norm+gate" : "raw", ms, bytes / 1e6, tbps,
+                      tbps / copy);
+        Emit(out, line);
+      }
     }
   }
   if (out) std::fclose(out);

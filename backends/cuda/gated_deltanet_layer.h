@@ -1,9 +1,10 @@
 // CudaGatedDeltaNetLayer: the Gated DeltaNet mixer on the GPU ("cuda.gated_deltanet"), with the
 // semantics of the CPU layer (backends/cpu/gated_deltanet_layer.h), in Qwen3.5's or fla's weight
-// layout. Per step: one bf16 GEMM for [q | k | v | gate] and one float32-out GEMM for [a | b];
-// the prep kernel (conv window continued from the slot + SiLU, l2 norms, g and beta); chunked
-// WY/UT prefill for multi-token chunks and the fused recurrent step for single tokens, both
-// writing RMSNorm(o) * silu(gate); the out_proj GEMM.
+// layout. Per step: float32-out GEMMs (bf16 weights and input) for [q | k | v | gate] and
+// [a | b]; the prep kernel (conv window continued from the slot + SiLU, l2 norms, g and beta,
+// all float32 as on the CPU); chunked WY/UT prefill for multi-token chunks (bf16 tensor-core
+// operands) and the fused recurrent step for single tokens (float32 inputs), both writing
+// RMSNorm(o) * silu(gate) as bf16; the out_proj GEMM.
 #pragma once
 
 #include <memory>
@@ -62,8 +63,11 @@ class CudaGatedDeltaNetLayer : public MixerLayer {
   const GdnChunk* chunks_ = nullptr;
   const int32_t* token_request_ = nullptr;
   int num_tokens_ = 0;
-  // Scratch, grow-only.
-  DeviceBuffer proj_, ab_, mixed_, g_, beta_, core_, w_, u_, gamma_, h_;
+  // Scratch, grow-only. mixed_bf16_: the prefill's copy of mixed_; decode_o_ / decode_count_:
+  // the decode step's cross-tile norm (the counters zeroed whenever the buffer is new).
+  DeviceBuffer proj_, ab_, mixed_, mixed_bf16_, g_, beta_, core_, w_, u_, gamma_, h_;
+  DeviceBuffer decode_o_, decode_count_;
+  size_t decode_count_zeroed_ = 0;  // bytes of decode_count_ known to be zero
 };
 
 }  // namespace junction::cuda

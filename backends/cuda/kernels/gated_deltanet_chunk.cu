@@ -1,6 +1,9 @@
 // The chunked (WY/UT) Gated DeltaNet prefill: three launches over 64-token chunks (see
 // gated_deltanet_kernels.h). 4 warps per CTA; tensor-core products with mma.sync on bf16 tiles
-// in shared memory (rows padded by 8 elements); the UT transform's triangular solve in fp32.
+// in shared memory (rows padded by 8 elements); the UT transform's triangular solve, the state
+// and every accumulation in fp32. The bf16 operands (q, k, v, A, W, U, H_c, P) cost the GDN
+// fixtures far less than the float32 projection, conv and decode inputs did (measured by a CPU
+// emulation of each rounding point; see the layer tests).
 #include "backends/cuda/kernels/gated_deltanet_kernels.h"
 #include "backends/cuda/kernels/gated_deltanet_mma.h"
 
@@ -375,8 +378,8 @@ __device__ __forceinline__ void StoreOutput(const GdnCoreParams& p, float (&o)[D
         y1 *= p.norm_weight[col + 1] + add;
       }
       if (p.gate != nullptr) {
-        const float2 z = UnpackBf16(*reinterpret_cast<const uint32_t*>(
-            static_cast<const bf16*>(p.gate) + token * p.gate_stride + h * DV + col));
+        const float2 z =
+            *reinterpret_cast<const float2*>(p.gate + token * p.gate_stride + h * DV + col);
         y0 *= gdn::Silu(z.x);
         y1 *= gdn::Silu(z.y);
       }

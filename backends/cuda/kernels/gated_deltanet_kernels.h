@@ -1,8 +1,10 @@
-// Gated DeltaNet kernels (DESIGN.md §4), bf16 activations, float32 gates, states and arithmetic.
+// Gated DeltaNet kernels (DESIGN.md §4): float32 activations, gates, states and arithmetic;
+// bf16 only for the chunked prefill's tensor-core operands.
 // Per value head h (key head h / (Hv / Hk)), with q, k l2-normalized (q also scaled):
 //   S <- exp(g_t) S;  S <- S + beta_t k_t (v_t - S^T k_t)^T;  o_t = S^T q_t.
 //   prep:    [q|k|v] <- silu(causal depthwise conv(projection)) (or silu only), conv window
 //            continued from the state slot; l2norm of q and k; g, beta from the a/b projections;
+//            float32 out, plus a bf16 copy for the chunked prefill when asked;
 //   prefill: the chunked WY/UT form over 64-token chunks, in three launches:
 //            (1) per (chunk, head): gamma = cumsum g, A = (I + strict_lower(diag(beta)
 //                (K K^T o exp(gamma_i - gamma_j))))^-1 by forward substitution (fp32),
@@ -11,8 +13,10 @@
 //                chunks in registers: H_c (state before chunk c) saved, V_new = U - W H_c,
 //                S <- exp(gamma_C) S + (K o exp(gamma_C - gamma))^T V_new;
 //            (3) per (chunk, head): O = diag(exp(gamma)) Q H_c + (Q K^T o decay, causal) V_new;
-//   decode:  one recurrence step per single-token request and head, the fp32 state read and
-//            written once (bandwidth-bound).
+//   decode:  one recurrence step per single-token request, head and 32-column dv tile (the
+//            update of a state column needs only that column), the fp32 state read and written
+//            once (bandwidth-bound); the output norm spans the tiles, so the last tile of a head
+//            to finish normalizes the head's row.
 // Both output kernels can fuse the output RMSNorm per head (w or 1 + w) and the silu(gate).
 // Every launcher enqueues on `stream`, takes raw device pointers in a params struct and never
 // synchronizes. Work lists live in device memory, built on the host by BuildGdnWork.
@@ -64,7 +68,7 @@ GdnWork BuildGdnWork(const std::vector<GdnRequest>& requests, int num_tokens);
 
 struct GdnPrepParams {
   GdnDims dims;
-  const void* proj = nullptr;  // [T, proj_stride] bf16; columns [q | k | v] first (conv_dim)
+  const float* proj = nullptr;  // [T, proj_stride] float32; columns [q | k | v] first (conv_dim)
   int64_t proj_stride = 0;
   const float* ab = nullptr;   // [T, 2 * Hv] float32: a_proj x then b_proj x
   const float* conv_weight = nullptr;  // [conv_dim, conv_kernel]
@@ -78,7 +82,8 @@ struct GdnPrepParams {
   const float* dt_bias = nullptr;  // [Hv]
   float beta_scale = 1.0f;
   float q_scale = 1.0f;  // 1 / sqrt(dk), applied after the l2 norm
-  void* mixed = nullptr;  // out [T, conv_dim] bf16: normalized q | normalized k | v
+  float* mixed = nullptr;  // out [T, conv_dim] float32: normalized q | normalized k | v
+  void* mixed_bf16 = nullptr;  // out, optional: the same rounded to bf16 (prefill operands)
   float* g = nullptr;     // out [T, Hv]
   float* beta = nullptr;  // out [T, Hv]
   int num_tokens = 0;
@@ -90,11 +95,16 @@ void LaunchGdnPrep(const GdnPrepParams& p, cudaStream_t stream);
 struct GdnCoreParams {
   GdnDims dims;
   // Inputs, rows of the step: head kh of q at q + row * qk_stride + kh * dk (k likewise), head
-  // h of v at v + row * v_stride + h * dv. bf16; q, k l2-normalized, q scaled.
+  // h of v at v + row * v_stride + h * dv; q, k l2-normalized, q scaled. The chunked prefill
+  // reads the bf16 copies (q, k, v), the decode step the float32 ones (q_f32, ...), both with
+  // these strides.
   const void* q = nullptr;
   const void* k = nullptr;
-  int64_t qk_stride = 0;
   const void* v = nullptr;
+  const float* q_f32 = nullptr;
+  const float* k_f32 = nullptr;
+  const float* v_f32 = nullptr;
+  int64_t qk_stride = 0;
   int64_t v_stride = 0;
   const float* g = nullptr;     // [T, Hv] log decay (<= 0)
   const float* beta = nullptr;  // [T, Hv]
@@ -113,15 +123,23 @@ struct GdnCoreParams {
   float* gamma = nullptr;
   void* h = nullptr;
   int num_sms = 132;
+  // Decode scratch, needed with norm_weight when dv > 32 (several dv tiles per head):
+  // decode_o [T, Hv, dv] float32 (the raw outputs) and decode_count [num_decode, Hv] int32,
+  // zero before the first launch (every launch leaves it zero again).
+  float* decode_o = nullptr;
+  int32_t* decode_count = nullptr;
   // Output [T, Hv * dv] bf16; with norm_weight, o <- rmsnorm_per_head(o) * (w or 1 + w), then
   // with gate, o <- o * silu(gate[row * gate_stride + h * dv + i]).
   void* o = nullptr;
   const float* norm_weight = nullptr;  // [dv] or null (raw o)
   float norm_eps = 1e-6f;
   bool norm_plus_one = false;
-  const void* gate = nullptr;  // bf16 or null
+  const float* gate = nullptr;  // float32 or null
   int64_t gate_stride = 0;
 };
+
+// dv columns per CTA of the decode step.
+int GdnDecodeTile(int head_v_dim);
 // The chunked prefill of every request in `prefill` (three launches; none when empty).
 void LaunchGdnPrefill(const GdnCoreParams& p, cudaStream_t stream);
 // One recurrence step of every request in `decode` (one launch; none when empty).

@@ -16,7 +16,9 @@ constexpr int kMaxConvPast = 7;  // conv_kernel <= 8
 __device__ __forceinline__ float Softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 // One block (4 warps) per token. Warps take the q, k and v heads in turn; a lane holds up to 4
-// channels of a head (dims <= 128).
+// channels of a head (dims <= 128). Everything stays float32 as on the CPU (these fixtures'
+// layers amplify a bf16 rounding here into ~1e-2 at their output); the bf16 copy only feeds the
+// chunked prefill's tensor cores.
 __global__ void __launch_bounds__(128) PrepKernel(const GdnPrepParams p) {
   const int t = blockIdx.x;
   const GdnRequest req = p.requests[p.token_request[t]];
@@ -26,10 +28,9 @@ __global__ void __launch_bounds__(128) PrepKernel(const GdnPrepParams p) {
   const int key_dim = hk * dk, conv_dim = 2 * key_dim + hv * dv;
   const int past = p.conv_kernel - 1;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const bf16* proj = static_cast<const bf16*>(p.proj);
   const float* window = p.conv_state + int64_t(req.slot) * conv_dim * past;
   auto input = [&](int pos, int c) {
-    if (pos >= 0) return __bfloat162float(proj[int64_t(req.first_token + pos) * p.proj_stride + c]);
+    if (pos >= 0) return p.proj[int64_t(req.first_token + pos) * p.proj_stride + c];
     return req.fresh ? 0.0f : window[int64_t(c) * past + past + pos];
   };
   for (int seg = warp; seg < 2 * hk + hv; seg += 4) {
@@ -60,10 +61,14 @@ __global__ void __launch_bounds__(128) PrepKernel(const GdnPrepParams p) {
       scale = 1.0f / sqrtf(WarpSum(ss) + 1e-6f);
       if (seg < hk) scale *= p.q_scale;
     }
-    bf16* out = static_cast<bf16*>(p.mixed) + int64_t(t) * conv_dim + c0;
+    float* out = p.mixed + int64_t(t) * conv_dim + c0;
+    bf16* out_bf16 = static_cast<bf16*>(p.mixed_bf16) + int64_t(t) * conv_dim + c0;
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
-      if (lane + 32 * j < d) out[lane + 32 * j] = __float2bfloat16(y[j] * scale);
+    for (int j = 0; j < 4; ++j) {
+      if (lane + 32 * j >= d) continue;
+      out[lane + 32 * j] = y[j] * scale;
+      if (p.mixed_bf16 != nullptr) out_bf16[lane + 32 * j] = __float2bfloat16(y[j] * scale);
+    }
   }
   for (int h = threadIdx.x; h < hv; h += blockDim.x) {
     const float a = p.ab[int64_t(t) * 2 * hv + h], b = p.ab[int64_t(t) * 2 * hv + hv + h];
@@ -81,27 +86,29 @@ __global__ void ConvWindowKernel(const GdnPrepParams p) {
   if (c >= conv_dim || req.num_tokens == 0) return;
   const int past = p.conv_kernel - 1;
   float* window = p.conv_state + (int64_t(req.slot) * conv_dim + c) * past;
-  const bf16* proj = static_cast<const bf16*>(p.proj);
   float next[kMaxConvPast];
 #pragma unroll
   for (int i = 0; i < kMaxConvPast; ++i) {
     if (i >= past) break;
     const int pos = req.num_tokens - past + i;
-    next[i] = pos >= 0
-                  ? __bfloat162float(proj[int64_t(req.first_token + pos) * p.proj_stride + c])
-                  : (req.fresh ? 0.0f : window[past + pos]);
+    next[i] = pos >= 0 ? p.proj[int64_t(req.first_token + pos) * p.proj_stride + c]
+                       : (req.fresh ? 0.0f : window[past + pos]);
   }
 #pragma unroll
   for (int i = 0; i < kMaxConvPast; ++i)
     if (i < past) window[i] = next[i];
 }
 
-// ---- Decode: one CTA per (request, value head); each thread owns 4 state columns (float4) of
-// kRows rows, rows interleaved so that a warp reads whole rows. ----
-template <int DK, int DV>
+// ---- Decode: one CTA per (request, value head, tile of TW dv columns): the update of a state
+// column needs that column only, and small CTAs keep many state tiles in flight per SM. Each
+// thread owns 4 columns (float4) of kRows rows, rows interleaved so that a warp reads whole tile
+// rows. ----
+constexpr int kDecodeTile = 32;
+
+template <int DK, int TW>
 struct DecodeShape {
-  static constexpr int kColThreads = DV / 4;
-  static constexpr int kRowGroups = DK < 256 / kColThreads ? DK : 256 / kColThreads;
+  static constexpr int kColThreads = TW / 4;
+  static constexpr int kRowGroups = DK < 128 / kColThreads ? DK : 128 / kColThreads;
   static constexpr int kThreads = kRowGroups * kColThreads;
   static constexpr int kRows = DK / kRowGroups;
   static constexpr int kWarps = (kThreads + 31) / 32;
@@ -111,30 +118,58 @@ __device__ __forceinline__ float4 Fma4(float a, float4 x, float4 y) {  // a * x 
   return make_float4(fmaf(a, x.x, y.x), fmaf(a, x.y, y.y), fmaf(a, x.z, y.z), fmaf(a, x.w, y.w));
 }
 
-template <int DK, int DV>
-__global__ void __launch_bounds__(DecodeShape<DK, DV>::kThreads) DecodeKernel(const GdnCoreParams p) {
-  using S = DecodeShape<DK, DV>;
+// Writes N (2 or 4) outputs of row t, head h from column `col`: o * inv, times the norm weight
+// and silu(gate) when present, as bf16.
+template <int N>
+__device__ __forceinline__ void StoreDecodeOutput(const GdnCoreParams& p, int64_t t, int h,
+                                                  int col, const float (&o)[N], float inv) {
+  const int dv = p.dims.head_v_dim;
+  uint32_t packed[N / 2];
+#pragma unroll
+  for (int i = 0; i < N; i += 2) {
+    float y[2];
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      y[e] = o[i + e] * inv;
+      if (p.norm_weight != nullptr)
+        y[e] *= p.norm_weight[col + i + e] + (p.norm_plus_one ? 1.0f : 0.0f);
+      if (p.gate != nullptr) y[e] *= gdn::Silu(p.gate[t * p.gate_stride + h * dv + col + i + e]);
+    }
+    packed[i / 2] = gdn::PackBf16(y[0], y[1]);
+  }
+  bf16* out = static_cast<bf16*>(p.o) + (t * p.dims.num_value_heads + h) * dv + col;
+  if constexpr (N == 4) {
+    *reinterpret_cast<uint2*>(out) = make_uint2(packed[0], packed[1]);
+  } else {
+    *reinterpret_cast<uint32_t*>(out) = packed[0];
+  }
+}
+
+template <int DK, int DV, int TW>
+__global__ void __launch_bounds__(DecodeShape<DK, TW>::kThreads) DecodeKernel(const GdnCoreParams p) {
+  using S = DecodeShape<DK, TW>;
+  constexpr int kTiles = DV / TW;
   __shared__ float sq[DK], sk[DK];
-  __shared__ __align__(16) float red_k[S::kWarps][DV];
-  __shared__ __align__(16) float red_q[S::kWarps][DV];
+  __shared__ __align__(16) float red_k[S::kWarps][TW];
+  __shared__ __align__(16) float red_q[S::kWarps][TW];
   __shared__ float s_kq;
   const GdnRequest req = p.decode[blockIdx.x];
-  const int hv = p.dims.num_value_heads, h = blockIdx.y;
+  const int hv = p.dims.num_value_heads, h = blockIdx.y, col0 = blockIdx.z * TW;
   const int kh = h / (hv / p.dims.num_key_heads);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int cg = tid % S::kColThreads, rg = tid / S::kColThreads;
   const int64_t t = req.first_token;
-  float* state = p.state + (int64_t(req.slot) * hv + h) * DK * DV + 4 * cg;
+  float* state = p.state + (int64_t(req.slot) * hv + h) * DK * DV + col0 + 4 * cg;
   float4 s[S::kRows];
 #pragma unroll
   for (int j = 0; j < S::kRows; ++j)
     s[j] = req.fresh ? make_float4(0.f, 0.f, 0.f, 0.f)
                      : *reinterpret_cast<const float4*>(state + (rg + j * S::kRowGroups) * DV);
-  const bf16* q = static_cast<const bf16*>(p.q) + t * p.qk_stride + kh * DK;
-  const bf16* k = static_cast<const bf16*>(p.k) + t * p.qk_stride + kh * DK;
+  const float* q = p.q_f32 + t * p.qk_stride + kh * DK;
+  const float* k = p.k_f32 + t * p.qk_stride + kh * DK;
   for (int i = tid; i < DK; i += S::kThreads) {
-    sq[i] = __bfloat162float(q[i]);
-    sk[i] = __bfloat162float(k[i]);
+    sq[i] = q[i];
+    sk[i] = k[i];
   }
   __syncthreads();
   if (warp == 0) {
@@ -175,12 +210,10 @@ __global__ void __launch_bounds__(DecodeShape<DK, DV>::kThreads) DecodeKernel(co
     sq_sum = make_float4(sq_sum.x + b.x, sq_sum.y + b.y, sq_sum.z + b.z, sq_sum.w + b.w);
   }
   const float decay = __expf(p.g[t * hv + h]), beta = p.beta[t * hv + h];
-  const bf16* v = static_cast<const bf16*>(p.v) + t * p.v_stride + h * DV + 4 * cg;
-  const float2 v01 = gdn::UnpackBf16(*reinterpret_cast<const uint32_t*>(v));
-  const float2 v23 = gdn::UnpackBf16(*reinterpret_cast<const uint32_t*>(v + 2));
+  const float4 v = *reinterpret_cast<const float4*>(p.v_f32 + t * p.v_stride + h * DV + col0 + 4 * cg);
   // u = beta (v - S_decayed^T k); S <- S_decayed + k u^T; o = S_new^T q.
-  const float4 u = make_float4(beta * (v01.x - decay * sk_sum.x), beta * (v01.y - decay * sk_sum.y),
-                               beta * (v23.x - decay * sk_sum.z), beta * (v23.y - decay * sk_sum.w));
+  const float4 u = make_float4(beta * (v.x - decay * sk_sum.x), beta * (v.y - decay * sk_sum.y),
+                               beta * (v.z - decay * sk_sum.z), beta * (v.w - decay * sk_sum.w));
 #pragma unroll
   for (int j = 0; j < S::kRows; ++j) {
     const int r = rg + j * S::kRowGroups;
@@ -191,49 +224,69 @@ __global__ void __launch_bounds__(DecodeShape<DK, DV>::kThreads) DecodeKernel(co
                     fmaf(decay, x.z, kr * u.z), fmaf(decay, x.w, kr * u.w));
   }
   if (warp != 0) return;
+  // Warp 0's lanes below kColThreads hold the tile's outputs (the others hold copies).
   const float kq = s_kq;
-  float o[4] = {fmaf(decay, sq_sum.x, u.x * kq), fmaf(decay, sq_sum.y, u.y * kq),
-                fmaf(decay, sq_sum.z, u.z * kq), fmaf(decay, sq_sum.w, u.w * kq)};
-  float inv = 1.0f;
-  if (p.norm_weight != nullptr) {
-    float ss = o[0] * o[0] + o[1] * o[1] + o[2] * o[2] + o[3] * o[3];
+  const float o[4] = {fmaf(decay, sq_sum.x, u.x * kq), fmaf(decay, sq_sum.y, u.y * kq),
+                      fmaf(decay, sq_sum.z, u.z * kq), fmaf(decay, sq_sum.w, u.w * kq)};
+  const int col = col0 + 4 * cg;
+  auto store_own = [&] {  // the row's norm needs no other tile
+    float inv = 1.0f;
+    if (p.norm_weight != nullptr) {
+      float ss = o[0] * o[0] + o[1] * o[1] + o[2] * o[2] + o[3] * o[3];
 #pragma unroll
-    for (int off = 1; off < S::kColThreads; off <<= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
-    inv = rsqrtf(ss / DV + p.norm_eps);
-  }
-  if (lane >= S::kColThreads) return;
-  const int col = 4 * cg;
-  float z[4] = {0.f, 0.f, 0.f, 0.f};
-  if (p.gate != nullptr) {
-    const bf16* gate = static_cast<const bf16*>(p.gate) + t * p.gate_stride + h * DV + col;
-    const float2 z01 = gdn::UnpackBf16(*reinterpret_cast<const uint32_t*>(gate));
-    const float2 z23 = gdn::UnpackBf16(*reinterpret_cast<const uint32_t*>(gate + 2));
-    z[0] = z01.x, z[1] = z01.y, z[2] = z23.x, z[3] = z23.y;
-  }
-  uint32_t packed[2];
-#pragma unroll
-  for (int i = 0; i < 4; i += 2) {
-    float y[2];
-#pragma unroll
-    for (int e = 0; e < 2; ++e) {
-      y[e] = o[i + e] * inv;
-      if (p.norm_weight != nullptr)
-        y[e] *= p.norm_weight[col + i + e] + (p.norm_plus_one ? 1.0f : 0.0f);
-      if (p.gate != nullptr) y[e] *= gdn::Silu(z[i + e]);
+      for (int off = 1; off < S::kColThreads; off <<= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+      inv = rsqrtf(ss / DV + p.norm_eps);
     }
-    packed[i / 2] = gdn::PackBf16(y[0], y[1]);
+    if (lane < S::kColThreads) StoreDecodeOutput<4>(p, t, h, col, o, inv);
+  };
+  if constexpr (kTiles == 1) {
+    store_own();
+  } else {
+    if (p.norm_weight == nullptr) {
+      store_own();
+      return;
+    }
+    // The norm spans every tile of the head: raw outputs out, and the last tile to arrive (the
+    // counter's kTiles-th increment) normalizes the row and resets the counter for the next
+    // launch.
+    float* raw = p.decode_o + (t * hv + h) * DV;
+    if (lane < S::kColThreads) {
+      *reinterpret_cast<float4*>(raw + col) = make_float4(o[0], o[1], o[2], o[3]);
+      __threadfence();
+    }
+    __syncwarp();
+    int last = 0;
+    if (lane == 0) {
+      int32_t* count = p.decode_count + int64_t(blockIdx.x) * hv + h;
+      last = atomicAdd(count, 1) == kTiles - 1;
+      if (last) *count = 0;
+    }
+    if (!__shfl_sync(0xffffffffu, last, 0)) return;
+    __threadfence();
+    constexpr int kPer = DV / 32;  // 2 or 4 columns per lane
+    float y[kPer];
+    float ss = 0.0f;
+#pragma unroll
+    for (int e = 0; e < kPer; ++e) {
+      y[e] = __ldcg(raw + lane * kPer + e);  // from L2: other CTAs wrote these
+      ss += y[e] * y[e];
+    }
+    const float inv = rsqrtf(WarpSum(ss) / DV + p.norm_eps);
+    StoreDecodeOutput<kPer>(p, t, h, lane * kPer, y, inv);
   }
-  bf16* out = static_cast<bf16*>(p.o) + (t * hv + h) * DV + col;
-  *reinterpret_cast<uint2*>(out) = make_uint2(packed[0], packed[1]);
 }
 
 template <int DK, int DV>
 void LaunchDecodeDims(const GdnCoreParams& p, cudaStream_t stream) {
-  DecodeKernel<DK, DV><<<dim3(p.num_decode, p.dims.num_value_heads), DecodeShape<DK, DV>::kThreads,
-                         0, stream>>>(p);
+  constexpr int kTile = DV < kDecodeTile ? DV : kDecodeTile;
+  DecodeKernel<DK, DV, kTile>
+      <<<dim3(p.num_decode, p.dims.num_value_heads, DV / kTile), DecodeShape<DK, kTile>::kThreads,
+         0, stream>>>(p);
 }
 
 }  // namespace
+
+int GdnDecodeTile(int head_v_dim) { return std::min(head_v_dim, kDecodeTile); }
 
 bool GdnSupportsDims(int dk, int dv) {
   return (dk == 16 && dv == 16) || (dk == 32 && dv == 32) || (dk == 32 && dv == 64) ||

@@ -94,6 +94,8 @@ std::vector<float> RunCoreStep(const GdnDims& d, const CoreInputs& in,
   const GdnWork work = BuildGdnWork(requests, t);
   DeviceBuffer q = UploadHalf(in.q, DType::kBF16), k = UploadHalf(in.k, DType::kBF16);
   DeviceBuffer v = UploadHalf(in.v, DType::kBF16);
+  // The decode step's float32 inputs: the same (bf16-exact) values.
+  DeviceBuffer q32 = UploadRaw(in.q), k32 = UploadRaw(in.k), v32 = UploadRaw(in.v);
   DeviceBuffer g = UploadRaw(in.g), beta = UploadRaw(in.beta);
   DeviceBuffer prefill = UploadRaw(work.prefill), decode = UploadRaw(work.decode);
   DeviceBuffer chunks = UploadRaw(work.chunks);
@@ -109,8 +111,11 @@ std::vector<float> RunCoreStep(const GdnDims& d, const CoreInputs& in,
   p.dims = d;
   p.q = q.data();
   p.k = k.data();
-  p.qk_stride = int64_t{d.num_key_heads} * d.head_k_dim;
   p.v = v.data();
+  p.q_f32 = q32.as<float>();
+  p.k_f32 = k32.as<float>();
+  p.v_f32 = v32.as<float>();
+  p.qk_stride = int64_t{d.num_key_heads} * d.head_k_dim;
   p.v_stride = int64_t{hv} * d.head_v_dim;
   p.g = g.as<float>();
   p.beta = beta.as<float>();
@@ -219,13 +224,17 @@ void AddTensor(Tensors& t, std::mt19937& rng, const std::string& name, std::vect
   t.push_back({name, {std::move(shape), RoundToHalf(v, DType::kBF16)}});
 }
 
-// Runs the CPU and the CUDA layer of `context` over the same bf16 inputs for several steps
-// (prefill, decode, chunked continuation mixed with decode) and compares their outputs.
-void CompareLayers(const LayerContext& context, const std::string& label, std::mt19937& rng) {
+// Runs the CPU layer of `cpu_context` and the CUDA layer of `context` (the same layer, perhaps
+// with other weights) over the same bf16 inputs for several steps (prefill, decode, chunked
+// continuation mixed with decode) and compares their outputs: each step within `bar` when
+// `check`, the worst step reported and returned.
+double CompareLayers(const LayerContext& context, const LayerContext& cpu_context,
+                     const std::string& label, std::mt19937& rng, bool check = true,
+                     double bar = 1e-2) {
   const int hidden = context.model->hidden_size;
   BackendRegistry cpu_registry;
   cpu::RegisterCpuBackends(cpu_registry);
-  auto cpu_layer = cpu_registry.Find("cpu.gated_deltanet")->CreateLayer(context);
+  auto cpu_layer = cpu_registry.Find("cpu.gated_deltanet")->CreateLayer(cpu_context);
   REQUIRE(cpu_layer.ok());
   auto backend = MakeCudaGatedDeltaNetBackend();
   REQUIRE(backend->Rejects(*context.mixer, *QueryCudaDevice()) == "");
@@ -268,9 +277,10 @@ void CompareLayers(const LayerContext& context, const std::string& label, std::m
     INFO(label << " step " << s << ": rel L2 " << e.relative_l2 << " max abs " << e.max_abs);
     worst = std::max(worst, e.relative_l2);
     CHECK_FALSE(e.has_nan);
-    CHECK(e.relative_l2 <= 1e-2);
+    if (check) CHECK(e.relative_l2 <= bar);
   }
   WARN(label << ": layer output vs the CPU layer, worst step rel L2 " << worst);
+  return worst;
 }
 
 void CheckLayerAgainstCpu(const GatedDeltaNetSpec& spec, int hidden, uint32_t seed) {
@@ -312,7 +322,7 @@ void CheckLayerAgainstCpu(const GatedDeltaNetSpec& spec, int hidden, uint32_t se
   CacheGeometry cache;
   cache.num_state_slots = 4;
   const LayerContext context{&model, 0, &mixer, store.get(), cache};
-  CompareLayers(context,
+  CompareLayers(context, context,
                 "random weights fused_qkv " + std::to_string(spec.fused_qkv) + " dk " +
                     std::to_string(spec.head_k_dim) + " dv " + std::to_string(spec.head_v_dim),
                 rng);
@@ -340,21 +350,29 @@ TEST_CASE("gdn layer matches the cpu layer (fla and qwen3.5 layouts)", "[gpu][cu
   CheckLayerAgainstCpu(plain, 128, 23);
 }
 
-// Every Gated DeltaNet layer of a fixture, with its real weights, against the CPU layer.
+// Every Gated DeltaNet layer of a fixture, with its real weights, against the CPU layer on the
+// same bf16-rounded matrices the GPU stores (checked: the kernels' own error, 1.0-3.2e-2 when
+// the projection and decode inputs were bf16) and on the exact float32 ones (reported: adds
+// the weight rounding, which these layers amplify).
 void CompareFixtureLayers(const std::string& name) {
   junction::testing::GoldenCase golden = junction::testing::LoadGoldenCase(name);
   auto spec = LoadModelSpec(golden.model_dir);
   REQUIRE(spec.ok());
   auto weights = WeightStore::Open(golden.model_dir);
   REQUIRE(weights.ok());
-  std::mt19937 rng(31);
+  const std::unique_ptr<WeightStore> rounded = Bf16RoundedWeights(golden.model_dir);
   CacheGeometry cache;
   cache.num_state_slots = 4;
   for (int i = 0; i < static_cast<int>(spec->layers.size()); ++i) {
     const auto& mixer = spec->layers[i].mixer;
     if (!mixer || mixer->kind != MixerKind::kGatedDeltaNet) continue;
     const LayerContext context{&*spec, i, &*mixer, weights->get(), cache};
-    CompareLayers(context, name + " layer " + std::to_string(i), rng);
+    const LayerContext bf16_context{&*spec, i, &*mixer, rounded.get(), cache};
+    const std::string label = name + " layer " + std::to_string(i);
+    std::mt19937 rng(31 + i);
+    CompareLayers(context, bf16_context, label + " (cpu on bf16 weights)", rng);
+    rng.seed(31 + i);
+    CompareLayers(context, context, label + " (cpu on exact weights)", rng, /*check=*/false);
   }
 }
 
@@ -401,9 +419,7 @@ void ReportBf16WeightFloor(const std::string& name) {
             << worst_prompt << ", worst decode step " << worst_step);
 }
 
-// Known miss (docs/cuda-notes.md): 1.0e-2..3.2e-2 on the fixtures' weights, so the backend is
-// not registered; [!mayfail] keeps the numbers visible until it is fixed.
-TEST_CASE("gdn layers with fixture weights match the cpu layer", "[gpu][cuda][gdn][!mayfail]") {
+TEST_CASE("gdn layers with fixture weights match the cpu layer", "[gpu][cuda][gdn]") {
   if (!HaveGpu()) return;
   CompareFixtureLayers("fla_gdn");
   CompareFixtureLayers("qwen3_5_gdn");
@@ -417,8 +433,14 @@ TEST_CASE("gdn fixtures: bf16 weight rounding floor on the cpu", "[cuda][gdn]") 
 // Against the CPU path on the same bf16-rounded matrices: these two fixtures move by 0.03-0.27
 // (decode-step logits) from weight rounding alone, on the CPU ("bf16 weight rounding floor"
 // above), more than the 2e-2 bar; the kernels' own error is what is checked.
-// Known miss, as above: decode-step logits up to 0.08 (fla_gdn) and 0.17 (qwen3_5_gdn) even on
-// the same bf16 weights, while greedy choices agree on 96/96 and 95/96 teacher-forced steps.
+// Known miss (H100, 2026-12-06): decode-step logits up to 0.027 (fla_gdn) and 0.12
+// (qwen3_5_gdn), prompt logits 0.029 (qwen3_5_gdn), greedy choices agreeing on 95/96 and 93/96
+// teacher-forced steps; 0.08 / 0.17 before the layer kept its activations in float32. A CPU
+// emulation of the GPU's rounding points reproduces these numbers and puts the rest outside the
+// layer: the bf16 rounding of the mixer's input alone (the runner's activations) costs 0.025 /
+// 0.093, and with every GDN intermediate in float32 qwen3_5_gdn still misses (0.099), so these
+// fixtures (tiny random models whose GDN outputs come from ~100x cancellation and are then
+// renormalized) cannot meet 2e-2 with bf16 activations anywhere.
 const BackendRegistry& GdnRegistry() {
   static const BackendRegistry* registry = [] {
     auto* r = new BackendRegistry();
