@@ -6,9 +6,11 @@
 //     the embedding table, of which a step reads one row) over the measured bandwidth,
 //   - offline throughput: N requests (default 1,000; input 512, output 256, ignore_eos, greedy)
 //     submitted at once to the engine made by CreateEngine, as a batch job.
-// Flags: --config PATH --requests N --input N --output N --max-seconds S (offline cap: requests
-// unfinished by then are cancelled and the partial counts reported) --out FILE (appends the
-// table), plus every engine flag (--kv-memory, --max-seqs, --max-batched-tokens, ...).
+// Flags: --config PATH --requests N (0: batch-1 only) --input N --output N --max-seconds S
+// (offline cap: requests unfinished by then are cancelled and the partial counts reported) --out
+// FILE (appends the table), plus every engine flag (--kv-memory, --max-seqs, --cuda-graphs,
+// --device-sampling, ...). The table counts how the runner's decode steps ran (graph
+// replays, captures, eager steps).
 #ifdef JUNCTION_WITH_CUDA
 
 #include <algorithm>
@@ -223,12 +225,16 @@ JUNCTION_BENCHMARK(engine_8b,
   std::shared_ptr<const WeightStore> weights = MakeRandomWeightSource(1);
   const ModelSpec model = *spec;
   const Clock::time_point load_start = Clock::now();
+  const ModelRunner* runner = nullptr;  // owned by the engine; read for its graph counts
   auto engine = CreateEngine(
       model, config, *device, registry,
       [&](const CacheGeometry& geometry) -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
         CudaRunnerOptions options;
         options.cache = geometry;
-        return CreateCudaModelRunner(model, weights, registry, options);
+        options.cuda_graphs = config.cuda_graphs;
+        auto made = CreateCudaModelRunner(model, weights, registry, options);
+        if (made.ok()) runner = made->get();
+        return made;
       });
   if (!engine.ok()) return Fail(engine.status().ToString());
   const double load_seconds = Seconds(Clock::now() - load_start);
@@ -249,10 +255,17 @@ JUNCTION_BENCHMARK(engine_8b,
   std::sort(ttfts.begin(), ttfts.end());
   std::sort(rates.begin(), rates.end());
   const double decode_tps = rates[1], prefill_ttft = ttfts[1];
+  // Read while the engine is idle (the engine thread owns the runner).
+  const DecodeGraphStats batch1_graphs = CudaDecodeGraphStats(*runner);
 
-  const Outcome offline = Offline(**engine, model.vocab_size, num_requests, input, output,
-                                  max_seconds);
+  // --requests 0: batch-1 only.
+  const Outcome offline =
+      num_requests > 0
+          ? Offline(**engine, model.vocab_size, num_requests, input, output, max_seconds)
+          : Outcome{};
+  (*engine)->Drain();
   const EngineStats after = (*engine)->Stats();
+  const DecodeGraphStats all_graphs = CudaDecodeGraphStats(*runner);
 
   std::string table;
   table += absl::StrFormat(
@@ -260,6 +273,9 @@ JUNCTION_BENCHMARK(engine_8b,
       "decode step); load %.1f s (random weights generated on the device)\n",
       device->name, device->cuda_sm, static_cast<int>(model.layers.size()), model.hidden_size,
       model.vocab_size, weight_bytes / 1e9, step_bytes / 1e9, load_seconds);
+  table += absl::StrFormat("sampling on the %s; CUDA graphs %s\n",
+                           config.device_sampling ? "GPU (--device-sampling)" : "host",
+                           config.cuda_graphs ? "on (--cuda-graphs)" : "off");
   table += absl::StrFormat(
       "KV cache: %d blocks of %d tokens (%.1f GB); max seqs %d, max batched tokens %d\n",
       stats.kv_blocks_total, config.block_size,
@@ -275,14 +291,30 @@ JUNCTION_BENCHMARK(engine_8b,
       bandwidth / 1e9, decode_tps / floor_tps);
   table += absl::StrFormat("| batch-1 time to first token (prompt %d) | %.1f ms | | |\n", input,
                            prefill_ttft * 1e3);
-  table += absl::StrFormat(
-      "| offline: %d requests x (in %d, out %d)%s | %d done in %.1f s: %.0f output tokens/s, "
-      "%.0f total tokens/s | | |\n",
-      num_requests, input, output, offline.capped ? " (stopped at the time cap)" : "",
-      offline.requests_done, offline.seconds, offline.output_tokens / offline.seconds,
-      (offline.output_tokens + offline.prompt_tokens) / offline.seconds);
-  table += absl::StrFormat("| offline preemptions | %lld | | |\n",
-                           static_cast<long long>(after.preemptions_total));
+  auto graph_row = [&](const char* what, const DecodeGraphStats& g) {
+    table += absl::StrFormat(
+        "| %s decode steps: graph replays / captures / eager / failed captures | %lld / %lld / "
+        "%lld / %lld | | |\n",
+        what, static_cast<long long>(g.replayed_steps), static_cast<long long>(g.captured_steps),
+        static_cast<long long>(g.eager_steps), static_cast<long long>(g.failed_captures));
+  };
+  graph_row("warm-up + batch-1", batch1_graphs);
+  if (num_requests > 0) {
+    table += absl::StrFormat(
+        "| offline: %d requests x (in %d, out %d)%s | %d done in %.1f s: %.0f output tokens/s, "
+        "%.0f total tokens/s | | |\n",
+        num_requests, input, output, offline.capped ? " (stopped at the time cap)" : "",
+        offline.requests_done, offline.seconds, offline.output_tokens / offline.seconds,
+        (offline.output_tokens + offline.prompt_tokens) / offline.seconds);
+    table += absl::StrFormat("| offline preemptions | %lld | | |\n",
+                             static_cast<long long>(after.preemptions_total));
+    DecodeGraphStats offline_graphs = all_graphs;
+    offline_graphs.replayed_steps -= batch1_graphs.replayed_steps;
+    offline_graphs.captured_steps -= batch1_graphs.captured_steps;
+    offline_graphs.eager_steps -= batch1_graphs.eager_steps;
+    offline_graphs.failed_captures -= batch1_graphs.failed_captures;
+    graph_row("offline", offline_graphs);
+  }
   if (!offline.error.empty()) table += "offline error: " + offline.error + "\n";
   std::printf("%s", table.c_str());
   if (!out_path.empty()) {
@@ -291,7 +323,7 @@ JUNCTION_BENCHMARK(engine_8b,
       std::fclose(f);
     }
   }
-  return offline.error.empty() && offline.requests_done > 0 ? 0 : 1;
+  return offline.error.empty() && (num_requests == 0 || offline.requests_done > 0) ? 0 : 1;
 }
 
 #endif  // JUNCTION_WITH_CUDA

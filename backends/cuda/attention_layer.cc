@@ -171,4 +171,30 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
   CHECK_CUDA(cudaGetLastError());
 }
 
+bool CudaAttentionLayer::AppendGraphKey(std::vector<uint64_t>& key) const {
+  // Prefill tiles may take the Hopper kernel, whose launch setup this key does not describe.
+  if (plan_.num_prefill_items() > 0) return false;
+  // What Run launches with is fixed at Create (weights, caches, shapes) or listed here.
+  const FlashParams decode = plan_.DecodeParams();
+  auto add = [&](const void* p) { key.push_back(reinterpret_cast<uintptr_t>(p)); };
+  add(qkv_.data());
+  add(q_.data());
+  add(q_sink_.data());
+  add(attended_.data());
+  add(plan_.positions());
+  add(plan_.slots());
+  add(plan_.exact_rope());
+  add(plan_.sink_positions());
+  add(decode.chunks);
+  add(decode.block_tables);
+  add(decode.items);
+  add(decode.merges);
+  add(decode.partial_o);
+  add(decode.partial_lse);
+  key.push_back(static_cast<uint64_t>(num_tokens_));
+  key.push_back(static_cast<uint64_t>(decode.num_items));
+  key.push_back(static_cast<uint64_t>(decode.num_merges));
+  return true;
+}
+
 }  // namespace junction::cuda

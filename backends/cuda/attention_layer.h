@@ -30,6 +30,9 @@ class CudaAttentionLayer : public MixerLayer {
   absl::Status Plan(const StepBatch& batch) override;
   // in/out: [num_tokens, hidden] device activations of the layer's dtype.
   void Run(const Activations& in, const Activations& out) override;
+  // Decode-only steps (no prefill tiles): the token count, the flash item and merge counts and
+  // every pointer of the plan and the scratch buffers. False when the step has prefill tiles.
+  bool AppendGraphKey(std::vector<uint64_t>& key) const override;
 
   const void* k_cache() const { return k_cache_.data(); }
   const void* v_cache() const { return v_cache_.data(); }

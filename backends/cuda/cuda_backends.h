@@ -43,7 +43,21 @@ struct CudaRunnerOptions {
   CacheGeometry cache;
   // Pinned backend name per mixer kind; empty = the first CUDA backend that accepts the layer.
   std::map<MixerKind, std::string> pinned;
+  // Decode-only steps whose every layer opts in (MixerLayer::AppendGraphKey) are replayed as
+  // CUDA graphs (backends/cuda/decode_graphs.h); false: every step runs eagerly. Off by default
+  // until tests/backends/cuda/decode_graphs_test.cc has passed on a device.
+  bool cuda_graphs = false;
 };
+
+// How a CUDA runner's keyed decode steps ran (see backends/cuda/decode_graphs.h).
+struct DecodeGraphStats {
+  int64_t eager_steps = 0;     // keyed steps run eagerly (first sightings, refused keys)
+  int64_t captured_steps = 0;  // steps that captured a new graph (and launched it)
+  int64_t replayed_steps = 0;  // steps that launched a cached graph
+  int64_t failed_captures = 0;
+};
+// The counts of a runner made by CreateCudaModelRunner; zeros for any other runner.
+DecodeGraphStats CudaDecodeGraphStats(const ModelRunner& runner);
 
 // Loads `spec` onto the GPU in bf16 (weights converted from whatever the files store) with the
 // first registered backend that accepts each layer on this device (or the pinned one); MLPs are

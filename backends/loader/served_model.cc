@@ -168,15 +168,18 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> MakeSyntheticTokenizer(int vocab_size
 absl::StatusOr<RunnerFactory> MakeRunnerFactory(const ModelSpec& spec,
                                                 std::shared_ptr<const WeightStore> weights,
                                                 const DeviceInfo& device, BackendRegistry& registry,
-                                                const std::string& pinned_attention) {
+                                                const std::string& pinned_attention,
+                                                bool cuda_graphs) {
   const BackendRegistry* backends = &registry;
   if (device.device_class == DeviceClass::kCuda) {
 #ifdef JUNCTION_WITH_CUDA
     cuda::RegisterCudaBackends(registry);
-    return RunnerFactory([spec, weights, backends, pinned_attention](const CacheGeometry& geometry)
+    return RunnerFactory([spec, weights, backends, pinned_attention,
+                          cuda_graphs](const CacheGeometry& geometry)
                              -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
       cuda::CudaRunnerOptions runner_options;
       runner_options.cache = geometry;
+      runner_options.cuda_graphs = cuda_graphs;
       if (!pinned_attention.empty())
         runner_options.pinned[MixerKind::kAttention] = pinned_attention;
       return cuda::CreateCudaModelRunner(spec, weights, *backends, runner_options);
@@ -185,6 +188,7 @@ absl::StatusOr<RunnerFactory> MakeRunnerFactory(const ModelSpec& spec,
     return absl::FailedPreconditionError("this build has no CUDA backend");
 #endif
   }
+  (void)cuda_graphs;  // CPU runners have no graphs
   cpu::RegisterCpuBackends(registry);
   return RunnerFactory([spec, weights, backends, pinned_attention](const CacheGeometry& geometry)
                            -> absl::StatusOr<std::unique_ptr<ModelRunner>> {
@@ -272,7 +276,7 @@ absl::StatusOr<ServedModel> LoadServedModel(const std::string& dir, const Engine
   model.registry = std::make_unique<BackendRegistry>();
   ASSIGN_OR_RETURN(RunnerFactory make_runner,
                    MakeRunnerFactory(model.spec, weights, model.device, *model.registry,
-                                     config.attention_backend));
+                                     config.attention_backend, config.cuda_graphs));
   ASSIGN_OR_RETURN(model.engine,
                    CreateEngine(model.spec, config, model.device, *model.registry, make_runner));
   return model;

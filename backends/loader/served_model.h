@@ -56,10 +56,12 @@ struct ServedModelOptions {
 // A runner factory for `spec` on `device`: registers that device's backends in `registry` (which
 // must outlive the runners) and builds runners with the given cache geometry. `pinned_attention`
 // names the backend of every softmax-attention layer (empty = the router's choice).
+// `cuda_graphs`: CUDA runners replay decode steps as CUDA graphs (EngineConfig::cuda_graphs).
 absl::StatusOr<RunnerFactory> MakeRunnerFactory(const ModelSpec& spec,
                                                 std::shared_ptr<const WeightStore> weights,
                                                 const DeviceInfo& device, BackendRegistry& registry,
-                                                const std::string& pinned_attention);
+                                                const std::string& pinned_attention,
+                                                bool cuda_graphs = false);
 
 // Reads DIR/config.json (spec), the safetensors weights, DIR/tokenizer.json (+ config), picks the
 // device (ChooseDevice; the choice and its reason go to stderr), registers that device's

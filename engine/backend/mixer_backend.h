@@ -3,6 +3,7 @@
 // layer is planned once per step (host work) and run once per step (device work).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,14 @@ class MixerLayer {
   // [num_tokens, hidden] (out is overwritten). Updates this layer's KV blocks / state slots of
   // the planned requests. No allocation on the device, no host sync.
   virtual void Run(const Activations& in, const Activations& out) = 0;
+  // Opt-in to CUDA graphs of decode steps (backends/cuda/decode_graphs.h). Called after Plan. A
+  // layer that returns true has appended to `key` every value the planned Run passes to its
+  // launches that can differ from one step to the next (token counts, item counts, device
+  // pointers of its plan and of grow-only buffers), and promises that Run only enqueues stream
+  // work (no host sync, no allocation, no host state it relies on next step): a Run captured
+  // once is then replayed for any later step whose key is equal, with the device data behind
+  // those pointers refreshed by that step's Plan. False (the default): such steps run eagerly.
+  virtual bool AppendGraphKey(std::vector<uint64_t>& /*key*/) const { return false; }
 };
 
 class MixerBackend {

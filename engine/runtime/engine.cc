@@ -1,6 +1,7 @@
 #include "engine/runtime/engine.h"
 
 #include <algorithm>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "engine/common/check.h"
@@ -160,6 +161,11 @@ void EngineImpl::Admit(Pending pending) {
   active.stream = std::move(pending.stream);
   active.sampling = pending.request.sampling;
   active.sampler = std::make_unique<Sampler>(active.sampling);
+  const SamplingParams& s = active.sampling;
+  active.device_sampling = s.repetition_penalty == 1.0f && s.presence_penalty == 0.0f &&
+                           s.frequency_penalty == 0.0f && s.logprobs == 0;
+  active.device_seed =
+      s.seed ? *s.seed : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   active_.emplace(r.id, std::move(active));
   scheduler_.Add(std::move(r));
 }
@@ -222,26 +228,15 @@ void EngineImpl::Step() {
            absl::ResourceExhaustedError("the request cannot be scheduled in this cache"));
     return;
   }
-  if (absl::Status status = runner_->ForwardToHost(batch, logits_); !status.ok()) {
+  std::vector<SampledToken> details;
+  if (absl::Status status = ForwardAndSampleStep(batch, details); !status.ok()) {
     scheduler_.AbandonStep();
     for (const ScheduledChunk& chunk : batch.chunks)
       Finish(chunk.request, FinishReason::kError, status);
     return;
   }
-  const int vocab = runner_->spec().vocab_size;
-  JUNCTION_CHECK(logits_.size() == static_cast<size_t>(batch.NumLogitRows()) * vocab);
   std::vector<TokenId> sampled;
-  std::vector<SampledToken> details;
-  for (const ScheduledChunk& chunk : batch.chunks) {
-    if (chunk.logits != LogitsMode::kLast) continue;
-    const SchedulerRequest& r = *scheduler_.Find(chunk.request);
-    Active& active = active_.at(chunk.request);
-    std::span<float> row(logits_.data() + sampled.size() * vocab, vocab);
-    std::span<const TokenId> prompt(r.tokens.data(), r.num_prompt_tokens);
-    std::span<const TokenId> output(r.tokens.data() + r.num_prompt_tokens, r.num_generated());
-    details.push_back(active.sampler->Sample(row, prompt, output));
-    sampled.push_back(details.back().id);
-  }
+  for (const SampledToken& token : details) sampled.push_back(token.id);
   scheduler_.Update(sampled);
   generated_tokens_total_ += static_cast<int64_t>(sampled.size());
   size_t next = 0;
@@ -263,6 +258,71 @@ void EngineImpl::Step() {
       active.stream->Push(std::move(delta));
     }
   }
+}
+
+bool EngineImpl::PlanDeviceRows(const StepBatch& batch) {
+  row_sampling_.clear();
+  if (!config_.device_sampling || !runner_->SamplesOnDevice()) return false;
+  bool any = false;
+  for (const ScheduledChunk& chunk : batch.chunks) {
+    if (chunk.logits == LogitsMode::kAll) return false;  // every row's logits are wanted
+    if (chunk.logits != LogitsMode::kLast) continue;
+    const Active& active = active_.at(chunk.request);
+    RowSampling row;
+    if (active.device_sampling) {
+      const SamplingParams& s = active.sampling;
+      row.on_device = any = true;
+      row.temperature = s.temperature;
+      row.top_k = std::max(s.top_k, 0);
+      row.top_p = s.top_p;
+      row.min_p = s.min_p;
+      row.seed = active.device_seed;
+      row.offset = static_cast<uint64_t>(scheduler_.Find(chunk.request)->num_generated());
+    }
+    row_sampling_.push_back(row);
+  }
+  return any;
+}
+
+absl::Status EngineImpl::ForwardAndSampleStep(const StepBatch& batch,
+                                              std::vector<SampledToken>& tokens) {
+  const bool on_device = PlanDeviceRows(batch);
+  const int vocab = runner_->spec().vocab_size;
+  size_t num_host_rows = batch.NumLogitRows();
+  if (on_device) {
+    RETURN_IF_ERROR(runner_->ForwardAndSample(batch, row_sampling_, device_ids_, logits_));
+    if (device_ids_.size() != row_sampling_.size())
+      return absl::InternalError("the runner returned a wrong number of sampled ids");
+    num_host_rows = 0;
+    for (size_t i = 0; i < row_sampling_.size(); ++i) {
+      if (!row_sampling_[i].on_device) {
+        ++num_host_rows;
+      } else if (device_ids_[i] < 0 || device_ids_[i] >= vocab) {
+        return absl::InternalError(absl::StrCat("the runner sampled token id ", device_ids_[i],
+                                                " outside the vocabulary"));
+      }
+    }
+  } else {
+    RETURN_IF_ERROR(runner_->ForwardToHost(batch, logits_));
+  }
+  JUNCTION_CHECK(logits_.size() == num_host_rows * vocab);
+  size_t row = 0, host_row = 0;
+  for (const ScheduledChunk& chunk : batch.chunks) {
+    if (chunk.logits == LogitsMode::kAll) host_row += chunk.num_tokens;  // not sampled here
+    if (chunk.logits != LogitsMode::kLast) continue;
+    if (on_device && row_sampling_[row].on_device) {
+      tokens.emplace_back().id = device_ids_[row];
+    } else {
+      const SchedulerRequest& r = *scheduler_.Find(chunk.request);
+      std::span<float> logits(logits_.data() + host_row * vocab, vocab);
+      std::span<const TokenId> prompt(r.tokens.data(), r.num_prompt_tokens);
+      std::span<const TokenId> output(r.tokens.data() + r.num_prompt_tokens, r.num_generated());
+      tokens.push_back(active_.at(chunk.request).sampler->Sample(logits, prompt, output));
+      ++host_row;
+    }
+    ++row;
+  }
+  return absl::OkStatus();
 }
 
 void EngineImpl::PublishStats() {

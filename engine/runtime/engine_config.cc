@@ -82,11 +82,16 @@ bool ParseEngineFlag(int argc, char** argv, int* index, EngineConfig& config,
   static const char* kFlags[] = {"--kv-memory",          "--block-size",       "--max-seqs",
                                  "--max-batched-tokens", "--no-prefix-cache",  "--max-waiting",
                                  "--attention-backend",  "--attention-policy", "--window-sinks",
-                                 "--window-size"};
+                                 "--window-size",        "--device-sampling",  "--cuda-graphs"};
   if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags)) return false;
   if (flag == "--no-prefix-cache") {
     config.prefix_cache = false;
     if (inline_value) problems.push_back("--no-prefix-cache takes no value");
+    return true;
+  }
+  if (flag == "--device-sampling" || flag == "--cuda-graphs") {
+    (flag == "--device-sampling" ? config.device_sampling : config.cuda_graphs) = true;
+    if (inline_value) problems.push_back(flag + " takes no value");
     return true;
   }
   std::string value;
@@ -139,6 +144,10 @@ std::string EngineFlagsUsage() {
   --attention-policy P      auto | full | window (default auto: full while the request fits)
   --window-sinks N          window policy: attention sinks kept (default 4)
   --window-size N           window policy: window in tokens (default: context - sinks)
+  --device-sampling         sample on the GPU the tokens of requests without penalties or
+                            log-probabilities (default: every token on the host)
+  --cuda-graphs             replay decode steps as CUDA graphs where every layer allows it
+                            (default: off)
 )";
 }
 

@@ -45,6 +45,10 @@ class EngineImpl : public EngineApi {
     std::shared_ptr<RequestStreamImpl> stream;
     SamplingParams sampling;
     std::unique_ptr<Sampler> sampler;
+    // The runner may sample this request's rows itself: it asks for nothing the device sampler
+    // lacks (penalties, log-probabilities).
+    bool device_sampling = false;
+    uint64_t device_seed = 0;  // sampling.seed, or one drawn at admission
   };
 
   absl::Status ValidateRequest(const GenerateRequest& request) const;
@@ -52,6 +56,11 @@ class EngineImpl : public EngineApi {
   void Admit(Pending pending);
   void CancelNow(RequestId id);
   void Step();
+  // Fills row_sampling_ for `batch`; true when at least one row is to be sampled by the runner.
+  bool PlanDeviceRows(const StepBatch& batch);
+  // The runner's step: the sampled ids of the kLast rows (with log-probabilities where asked
+  // for), in chunk order.
+  absl::Status ForwardAndSampleStep(const StepBatch& batch, std::vector<SampledToken>& tokens);
   bool StopsAfter(const Active& active, const SchedulerRequest& r, FinishReason& reason) const;
   void Finish(RequestId id, FinishReason reason, absl::Status error = absl::OkStatus());
   GenerationDelta DeltaFor(const SchedulerRequest& r) const;
@@ -65,7 +74,9 @@ class EngineImpl : public EngineApi {
   MemoryManager memory_;
   Scheduler scheduler_;
   absl::flat_hash_map<RequestId, Active> active_;
-  std::vector<float> logits_;
+  std::vector<float> logits_;  // host rows of the last step
+  std::vector<RowSampling> row_sampling_;
+  std::vector<TokenId> device_ids_;
   int64_t prompt_tokens_total_ = 0;
   int64_t generated_tokens_total_ = 0;
 

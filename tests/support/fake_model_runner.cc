@@ -1,6 +1,9 @@
 #include "tests/support/fake_model_runner.h"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
@@ -127,10 +130,13 @@ std::vector<float> FakeLogits(std::span<const TokenId> visible, uint64_t digest,
   return logits;
 }
 
-std::vector<TokenId> FakeReferenceIds(const FakeModelOptions& options,
-                                      const std::vector<TokenId>& prompt,
-                                      const SamplingParams& params, const AttentionPolicy& policy) {
-  Sampler sampler(params);
+namespace {
+
+// The ids a request generates alone, each picked by `pick(logits, output so far)`.
+std::vector<TokenId> ReferenceIds(
+    const FakeModelOptions& options, const std::vector<TokenId>& prompt,
+    const SamplingParams& params, const AttentionPolicy& policy,
+    const std::function<TokenId(std::vector<float>&, const std::vector<TokenId>&)>& pick) {
   const View view = ViewFor(options, policy);
   std::vector<TokenId> tokens = prompt;
   std::vector<TokenId> output;
@@ -142,7 +148,7 @@ std::vector<TokenId> FakeReferenceIds(const FakeModelOptions& options,
         if (Sees(view, p, j)) visible.push_back(tokens[j]);
     const uint64_t digest = options.recurrent_layer ? FakeDigest(tokens) : 0;
     std::vector<float> logits = FakeLogits(visible, digest, options.vocab_size);
-    const TokenId id = sampler.Sample(logits, prompt, output).id;
+    const TokenId id = pick(logits, output);
     output.push_back(id);
     tokens.push_back(id);
     const auto& eos = options.eos_token_ids;
@@ -152,6 +158,74 @@ std::vector<TokenId> FakeReferenceIds(const FakeModelOptions& options,
       break;
   }
   return output;
+}
+
+}  // namespace
+
+std::vector<TokenId> FakeReferenceIds(const FakeModelOptions& options,
+                                      const std::vector<TokenId>& prompt,
+                                      const SamplingParams& params, const AttentionPolicy& policy) {
+  Sampler sampler(params);
+  return ReferenceIds(options, prompt, params, policy,
+                      [&](std::vector<float>& logits, const std::vector<TokenId>& output) {
+                        return sampler.Sample(logits, prompt, output).id;
+                      });
+}
+
+std::vector<TokenId> FakeDeviceReferenceIds(const FakeModelOptions& options,
+                                            const std::vector<TokenId>& prompt,
+                                            const SamplingParams& params, uint64_t seed,
+                                            const AttentionPolicy& policy) {
+  return ReferenceIds(options, prompt, params, policy,
+                      [&](std::vector<float>& logits, const std::vector<TokenId>& output) {
+                        RowSampling row;
+                        row.on_device = true;
+                        row.temperature = params.temperature;
+                        row.top_k = std::max(params.top_k, 0);
+                        row.top_p = params.top_p;
+                        row.min_p = params.min_p;
+                        row.seed = seed;
+                        row.offset = output.size();
+                        return FakeDeviceSample(logits, row);
+                      });
+}
+
+TokenId FakeDeviceSample(std::span<const float> logits, const RowSampling& row) {
+  const int vocab = static_cast<int>(logits.size());
+  if (row.temperature == 0.0f)
+    return static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  std::vector<int> order(vocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+  int keep = row.top_k > 0 ? std::min(row.top_k, vocab) : vocab;
+  std::vector<double> probs(keep);
+  double total = 0;
+  for (int i = 0; i < keep; ++i)
+    total += probs[i] = std::exp((double(logits[order[i]]) - logits[order[0]]) / row.temperature);
+  while (row.min_p > 0 && keep > 1 && probs[keep - 1] < row.min_p * probs[0])
+    total -= probs[--keep];
+  if (row.top_p < 1) {
+    double cumulative = 0;
+    for (int i = 0; i < keep; ++i) {
+      cumulative += probs[i] / total;
+      if (cumulative >= row.top_p) {
+        for (int j = i + 1; j < keep; ++j) total -= probs[j];
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  // Kept tokens in vocabulary order, as a GPU sampler walks them.
+  std::vector<std::pair<int, double>> kept;
+  for (int i = 0; i < keep; ++i) kept.push_back({order[i], probs[i]});
+  std::sort(kept.begin(), kept.end());
+  double target =
+      static_cast<double>(Mix(row.seed ^ Mix(row.offset + 1)) >> 11) * 0x1.0p-53 * total;
+  for (const auto& [id, p] : kept) {
+    if (target < p) return id;
+    target -= p;
+  }
+  return kept.back().first;
 }
 
 FakeModelRunner::FakeModelRunner(const FakeModelOptions& options, const CacheGeometry& cache)
@@ -266,6 +340,36 @@ absl::Status FakeModelRunner::ForwardToHost(const StepBatch& batch, std::vector<
           FakeLogits(visible, options_.recurrent_layer ? slot.digest : 0, spec_.vocab_size);
       logits.insert(logits.end(), r.begin(), r.end());
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeModelRunner::ForwardAndSample(const StepBatch& batch,
+                                               std::span<const RowSampling> rows,
+                                               std::vector<TokenId>& ids,
+                                               std::vector<float>& host_logits) {
+  if (!options_.device_sampling)
+    return ModelRunner::ForwardAndSample(batch, rows, ids, host_logits);
+  if (static_cast<int>(rows.size()) != batch.NumLogitRows())
+    return absl::InvalidArgumentError(absl::StrCat(rows.size(), " row sampling entries for ",
+                                                   batch.NumLogitRows(), " logit rows"));
+  std::vector<float> logits;
+  RETURN_IF_ERROR(ForwardToHost(batch, logits));
+  std::vector<FakeSampledRow>& step = sampled_steps_.emplace_back();
+  for (const ScheduledChunk& c : batch.chunks) {
+    const int num_rows =
+        c.logits == LogitsMode::kAll ? c.num_tokens : c.logits == LogitsMode::kLast;
+    for (int i = 0; i < num_rows; ++i) step.push_back({c.request, rows[step.size()]});
+  }
+  const size_t vocab = spec_.vocab_size;
+  ids.assign(rows.size(), -1);
+  host_logits.clear();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::span<const float> row(logits.data() + i * vocab, vocab);
+    if (rows[i].on_device)
+      ids[i] = FakeDeviceSample(row, rows[i]);
+    else
+      host_logits.insert(host_logits.end(), row.begin(), row.end());
   }
   return absl::OkStatus();
 }

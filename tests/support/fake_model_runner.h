@@ -26,6 +26,9 @@ struct FakeModelOptions {
   bool recurrent_layer = false;  // one Mamba2-like layer (state slots)
   bool window_policy = true;     // the attention layer serves AttentionPolicy::kWindow
   std::vector<TokenId> eos_token_ids;
+  // SamplesOnDevice(): ForwardAndSample samples the rows marked on_device with FakeDeviceSample
+  // (standing in for a GPU sampler) and records every row it was given.
+  bool device_sampling = false;
 };
 
 ModelSpec MakeFakeSpec(const FakeModelOptions& options);
@@ -47,6 +50,25 @@ std::vector<TokenId> FakeReferenceIds(const FakeModelOptions& options,
                                       const std::vector<TokenId>& prompt,
                                       const SamplingParams& params, const AttentionPolicy& policy);
 
+// The fake runner's "device" sampler: greedy = argmax (lowest id on ties); otherwise the host
+// Sampler's filters (temperature -> top-k -> min-p -> top-p) and one draw from a counter-based
+// generator of (seed, offset), walked over the kept tokens in vocabulary order. Deliberately a
+// different generator from the host Sampler's, so tests see which side sampled a row.
+TokenId FakeDeviceSample(std::span<const float> logits, const RowSampling& row);
+
+// FakeReferenceIds for a request whose every row the runner samples (FakeDeviceSample with
+// `seed` and offset = tokens generated so far); `params` must have no penalties.
+std::vector<TokenId> FakeDeviceReferenceIds(const FakeModelOptions& options,
+                                            const std::vector<TokenId>& prompt,
+                                            const SamplingParams& params, uint64_t seed,
+                                            const AttentionPolicy& policy);
+
+// One logit row ForwardAndSample was given: whose it is and how it was to be sampled.
+struct FakeSampledRow {
+  RequestId request;
+  RowSampling sampling;
+};
+
 class FakeModelRunner : public ModelRunner {
  public:
   FakeModelRunner(const FakeModelOptions& options, const CacheGeometry& cache);
@@ -54,6 +76,11 @@ class FakeModelRunner : public ModelRunner {
   // Checks `batch` (InternalError naming the first problem; nothing is written then), writes
   // each chunk's tokens into its blocks and slot, and returns one logits row per requested row.
   absl::Status ForwardToHost(const StepBatch& batch, std::vector<float>& logits) override;
+  bool SamplesOnDevice() const override { return options_.device_sampling; }
+  // As ForwardToHost, then the on_device rows sampled by FakeDeviceSample; records the rows.
+  absl::Status ForwardAndSample(const StepBatch& batch, std::span<const RowSampling> rows,
+                                std::vector<TokenId>& ids,
+                                std::vector<float>& host_logits) override;
 
   const ModelSpec& spec() const override { return spec_; }
   const CacheGeometry& cache() const override { return cache_; }
@@ -62,6 +89,8 @@ class FakeModelRunner : public ModelRunner {
 
   int64_t num_steps() const { return num_steps_; }
   int max_tokens_in_step() const { return max_tokens_in_step_; }
+  // Per ForwardAndSample call, the rows it was given (read after the engine has drained).
+  const std::vector<std::vector<FakeSampledRow>>& sampled_steps() const { return sampled_steps_; }
 
  private:
   struct Entry {
@@ -84,6 +113,7 @@ class FakeModelRunner : public ModelRunner {
   std::vector<Slot> slots_;
   int64_t num_steps_ = 0;
   int max_tokens_in_step_ = 0;
+  std::vector<std::vector<FakeSampledRow>> sampled_steps_;
 };
 
 }  // namespace junction::testing

@@ -42,7 +42,8 @@ std::vector<std::pair<int, double>> KeptSet(const float* logits, int vocab,
   return kept;
 }
 
-TEST_CASE("gpu sampling: greedy, temperature, top-k, top-p, min-p, seeded", "[gpu][cuda]") {
+TEST_CASE("gpu sampling: greedy, temperature, top-k, top-p, min-p, seeded",
+          "[gpu][cuda][sampling]") {
   if (!HaveGpu()) return;
   std::mt19937 rng(5);
   auto cuda = CudaContext::Default();
