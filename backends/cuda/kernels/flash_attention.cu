@@ -10,6 +10,7 @@
 
 #include "backends/cuda/kernels/cuda_types.cuh"
 #include "backends/cuda/kernels/flash_attention.h"
+#include "backends/cuda/kernels/flash_prefill_sm90.h"
 
 namespace junction::cuda {
 namespace {
@@ -452,9 +453,23 @@ bool FlashHeadDimSupported(int head_dim) {
   return head_dim == 16 || head_dim == 64 || head_dim == 128;
 }
 
+// Both prefill kernels take 128-row tiles: 8 warps x 16 rows here, 2 warpgroups x 64 rows in
+// flash_prefill_sm90.cu.
 int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 
-void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream) {
+void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
+                        FlashPrefillImpl impl) {
+  // The Hopper kernel matched a float64 reference in its standalone harness and ran 151-240 vs
+  // 143-209 TFLOP/s at d = 128 (178 vs 188 at d = 64; H100, 2026-12-06), but its in-tree [gpu]
+  // cases have not run on a device yet: until they have, kAuto keeps the portable kernel and
+  // kSm90 opts in. Then kAuto takes it for d = 128.
+  constexpr bool kSm90ByDefault = false;
+  const bool sm90 = impl == FlashPrefillImpl::kSm90 ||
+                    (kSm90ByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
+  if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {
+    LaunchFlashPrefillSm90(p, dtype, stream);
+    return;
+  }
   Dispatch<false>(p, dtype, stream);
 }
 

@@ -87,8 +87,15 @@ struct FlashParams {
 bool FlashHeadDimSupported(int head_dim);
 // Rows per prefill-mode tile for a head dim (the planner's tile height).
 int FlashPrefillRows(int head_dim);
+// Which kernel LaunchFlashPrefill runs. kAuto: the portable mma.sync kernel for now (the Hopper
+// wgmma kernel of flash_prefill_sm90.h becomes the default for d = 128 on sm_90 once its [gpu]
+// cases have run on a device; docs/cuda-notes.md); kPortable: the mma.sync kernel; kSm90: the
+// Hopper kernel wherever FlashPrefillSm90Supported (else mma.sync). Tests and benchmarks
+// compare them.
+enum class FlashPrefillImpl { kAuto, kPortable, kSm90 };
 // Enqueues the prefill-mode kernel over p.items.
-void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream);
+void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
+                        FlashPrefillImpl impl = FlashPrefillImpl::kAuto);
 // Enqueues the decode-mode kernel over p.items, then the merge over p.merges.
 void LaunchFlashDecode(const FlashParams& p, DType dtype, cudaStream_t stream);
 // Resident decode CTAs per SM (for split planning).

@@ -1,0 +1,518 @@
+// CANDIDATE next version of backends/cuda/kernels/flash_prefill_sm90.cu (drop-in: same public
+// functions). Written 2026-12-06, compiled clean (no spills) but NOT yet run on a device: run
+// bench/flash_sm90_harness/run.sh, and promote it only if every case passes there and it is faster.
+// Changes from the library version: separate K (3-deep) and V (2-deep) rings with their own
+// empty barriers, the producer one K tile ahead of V, K stages released right after Q.K^T;
+// schedules kPlain / kOverlap / kPingPong; a kComputeOnly timing probe.
+//
+// Hopper flash prefill (see flash_prefill_sm90.h). Warp-specialized CTA of 384 threads:
+//   warpgroup 0 (producer, 40 registers): cp.async gathers of the Q tile (and the sink query) and
+//     of every K and V tile into two rings (K one tile ahead of V, each tile completing on its
+//     own mbarrier), so Q.K^T of a tile can start while its V is still landing, and a K stage
+//     is refilled as soon as its Q.K^T is done;
+//   warpgroups 1, 2 (consumers, 232 registers): 64 query rows each. Per tile S = Q.K^T (wgmma,
+//     both operands in shared memory), mask + online softmax in registers, O += P.V (wgmma, P
+//     from registers, V as the MN-major operand), then release the stage to the producer.
+// Schedules of the consumers (Sm90Schedule): kPlain runs each tile's two products back to back;
+// kOverlap issues Q.K^T of tile t together with P.V of tile t - 1 and runs the softmax of tile t
+// while that P.V is on the tensor cores (FlashAttention-3's intra-warpgroup overlap); kPingPong
+// adds FlashAttention-3's warpgroup alternation: two named barriers make the consumer
+// warpgroups take turns issuing their products, so one's softmax runs under the other's.
+#include <climits>
+
+#include "backends/cuda/kernels/cuda_types.cuh"
+#include "backends/cuda/kernels/flash_prefill_sm90.h"
+#include "backends/cuda/kernels/wgmma_sm90.cuh"
+
+namespace junction::cuda {
+namespace sm90 {
+
+template <int D>
+struct Sm90Tile {
+  static constexpr int kRows = 128;  // = FlashPrefillRows: 2 consumer warpgroups x 64 rows
+  static constexpr int kKeys = 128;  // keys per K/V tile
+  // Ring depths: d = 128 fills 224 KB with Q, the sink query, 3 K and 2 V tiles.
+  static constexpr int kKStages = D == 128 ? 3 : 4;
+  static constexpr int kVStages = D == 128 ? 2 : 4;
+  static constexpr int kThreads = 384;
+  static constexpr int kChunks = D / 8;  // 16-byte chunks per row
+  static constexpr uint32_t kQBytes = kRows * D * 2;
+  static constexpr uint32_t kKVBytes = kKeys * D * 2;
+  // Byte offsets from the 1024-aligned base of dynamic shared memory.
+  static constexpr uint32_t kQ = 0;
+  static constexpr uint32_t kQSink = kQBytes;
+  static constexpr uint32_t kK = 2 * kQBytes;
+  static constexpr uint32_t kV = kK + kKStages * kKVBytes;
+  // mbarriers: q, then full and empty of every K stage, then of every V stage.
+  static constexpr uint32_t kBars = kV + kVStages * kKVBytes;
+  static constexpr uint32_t kSmemBytes = kBars + 8 * (1 + 2 * kKStages + 2 * kVStages) + 1024;
+};
+
+}  // namespace sm90
+
+namespace {
+
+using sm90::Sm90Tile;
+
+enum Sm90Schedule { kPlain, kOverlap, kPingPong };
+
+#ifdef JUNCTION_SM90A
+
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte asynchronous copy; an invalid source writes zeros (src-size 0) and reads nothing.
+__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+
+__device__ __forceinline__ float Exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t PackPair(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t PackPair<__nv_bfloat16>(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+template <>
+__device__ __forceinline__ uint32_t PackPair<__half>(float lo, float hi) {
+  __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// What every role needs to know about the CTA's work item.
+struct ItemView {
+  FlashWorkItem item;
+  FlashChunk chunk;
+  int group, num_rows, num_sink_tiles, num_tiles;
+  __device__ int TileBegin(int t, int keys) const {
+    return t < num_sink_tiles ? t * keys : item.key_begin + (t - num_sink_tiles) * keys;
+  }
+};
+
+// A ring of kStages tiles in shared memory with a full and an empty mbarrier per stage; tile t
+// sits in stage t % kStages, and its barriers complete their (t / kStages)-th phase.
+template <int kStages>
+struct Ring {
+  uint32_t tiles, bars;  // shared addresses: first tile, first full barrier
+  uint32_t tile_bytes;
+  __device__ uint32_t tile(int t) const { return tiles + (t % kStages) * tile_bytes; }
+  __device__ uint32_t full(int t) const { return bars + 8 * (t % kStages); }
+  __device__ uint32_t empty(int t) const { return bars + 8 * (kStages + t % kStages); }
+  __device__ static uint32_t parity(int t) { return (t / kStages) & 1; }
+  __device__ void Init(uint32_t full_count, uint32_t empty_count) const {
+    for (int s = 0; s < kStages; ++s) {
+      sm90::MbarInit(bars + 8 * s, full_count);
+      sm90::MbarInit(bars + 8 * (kStages + s), empty_count);
+    }
+  }
+  // Producer side: waits until tile t's stage is free again (its previous tile was consumed).
+  __device__ void WaitEmpty(int t) const {
+    if (t >= kStages) sm90::MbarWait(empty(t), ((t / kStages) - 1) & 1);
+  }
+};
+
+template <int D>
+struct Barriers {
+  uint32_t q;
+  Ring<Sm90Tile<D>::kKStages> k;
+  Ring<Sm90Tile<D>::kVStages> v;
+  __device__ explicit Barriers(uint32_t base) {
+    using L = Sm90Tile<D>;
+    q = base + L::kBars;
+    k = {base + L::kK, q + 8, L::kKVBytes};
+    v = {base + L::kV, q + 8 * (1 + 2 * L::kKStages), L::kKVBytes};
+  }
+};
+
+// Producer: one K or V tile (keys [n0, min(n0 + kKeys, end))) gathered into a swizzled tile;
+// keys past `end` are zero-filled, so no masked lane of P.V ever multiplies garbage.
+template <typename T, int D>
+__device__ __forceinline__ void GatherTile(const T* cache, uint32_t dst, const FlashParams& p,
+                                           const int32_t* table, int kv_head, int n0, int end,
+                                           int tid) {
+  using L = Sm90Tile<D>;
+  const int bs = p.block_size;
+  const bool pow2 = (bs & (bs - 1)) == 0;
+  const int shift = __ffs(bs) - 1;
+  const int c = tid % L::kChunks;
+  const int64_t column = static_cast<int64_t>(kv_head) * D + c * 8;
+#pragma unroll 4
+  for (int r = tid / L::kChunks; r < L::kKeys; r += 128 / L::kChunks) {
+    const int key = n0 + r;
+    const bool valid = key < end;
+    int64_t offset = 0;
+    if (valid) {
+      const int b = pow2 ? key >> shift : key / bs;
+      const int in_block = key - b * bs;
+      offset = (static_cast<int64_t>(table[b]) * bs + in_block) * p.num_kv_heads * D + column;
+    }
+    CpAsync16(dst + sm90::SwizzledOffset(L::kKeys, r, c), cache + offset, valid);
+  }
+}
+
+// kComputeOnly (timing probe, wrong results): tiles past the rings' depth are not loaded, so
+// the consumers run at their own speed.
+template <typename T, int D, bool kComputeOnly>
+__device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v, uint32_t base,
+                                        const Barriers<D>& bars, int tid) {
+  using L = Sm90Tile<D>;
+  const T* q = static_cast<const T*>(p.q);
+  const T* q_sink = static_cast<const T*>(p.q_sink ? p.q_sink : p.q);
+  const bool load_sink_query = v.num_sink_tiles > 0;
+  for (int i = tid; i < L::kRows * L::kChunks; i += 128) {
+    const int r = i / L::kChunks, c = i % L::kChunks;
+    const int row = v.item.row_begin + r;
+    const bool valid = row < v.num_rows;
+    const int64_t offset =
+        valid ? (static_cast<int64_t>(v.chunk.q_start + row / v.group) * p.num_heads +
+                 v.item.kv_head * v.group + row % v.group) *
+                        D +
+                    c * 8
+              : 0;
+    const uint32_t at = sm90::SwizzledOffset(L::kRows, r, c);
+    CpAsync16(base + L::kQ + at, q + offset, valid);
+    if (load_sink_query) CpAsync16(base + L::kQSink + at, q_sink + offset, valid);
+  }
+  sm90::MbarArriveOnCpAsync(bars.q);
+
+  const int32_t* table = p.block_tables + v.chunk.block_table_offset;
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+  auto gather = [&](const T* cache, uint32_t dst, int t) {
+    const int end = t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end;
+    GatherTile<T, D>(cache, dst, p, table, v.item.kv_head, v.TileBegin(t, L::kKeys), end, tid);
+  };
+  // K runs one tile ahead of V: K stages free up early (after Q.K^T), V stages late (after P.V).
+  for (int t = -1; t < v.num_tiles; ++t) {
+    if (t + 1 < v.num_tiles) {
+      bars.k.WaitEmpty(t + 1);
+      if (!kComputeOnly || t + 1 < L::kKStages) gather(k_cache, bars.k.tile(t + 1), t + 1);
+      sm90::MbarArriveOnCpAsync(bars.k.full(t + 1));
+    }
+    if (t >= 0) {
+      bars.v.WaitEmpty(t);
+      if (!kComputeOnly || t < L::kVStages) gather(v_cache, bars.v.tile(t), t);
+      sm90::MbarArriveOnCpAsync(bars.v.full(t));
+    }
+  }
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+}
+
+// Consumer state of one thread: rows row0 and row0 + 8 of the CTA tile.
+template <typename T, int D>
+struct Softmax {
+  static constexpr int kKeys = Sm90Tile<D>::kKeys;
+  int row_pos[2], row_window[2], row_sinks[2];
+  int min_pos, max_window;
+  float scale_log2;
+  float m[2] = {-INFINITY, -INFINITY};
+  float l[2] = {0.0f, 0.0f};
+
+  // Masks S (a kKeys-key tile starting at n0) to what each row sees, turns it into
+  // probabilities relative to the updated running max, and returns the rescale factors of the
+  // old accumulator in alpha.
+  __device__ __forceinline__ void Update(float (&s)[kKeys / 2], int n0, bool sink_tile, int key_end,
+                                         int lane, float (&alpha)[2]) {
+    const int key_lane = n0 + 2 * (lane % 4);
+    if (sink_tile) {
+#pragma unroll
+      for (int i = 0; i < kKeys / 2; ++i) {
+        const int key = key_lane + 8 * (i / 4) + (i & 1);
+        if (key >= row_sinks[(i >> 1) & 1]) s[i] = -INFINITY;
+      }
+    } else if (n0 + kKeys > key_end || n0 + kKeys - 1 > min_pos || n0 < max_window) {
+#pragma unroll
+      for (int i = 0; i < kKeys / 2; ++i) {
+        const int key = key_lane + 8 * (i / 4) + (i & 1);
+        const int h = (i >> 1) & 1;
+        if (key >= key_end || key > row_pos[h] || key < row_window[h]) s[i] = -INFINITY;
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < kKeys / 8; ++j)
+        mx = fmaxf(mx, fmaxf(s[4 * j + 2 * h], s[4 * j + 2 * h + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m[h], mx * scale_log2);
+      const float base = m_new == -INFINITY ? 0.0f : m_new;
+      alpha[h] = Exp2(m[h] - base);
+      m[h] = m_new;
+      float sum = 0.0f;
+#pragma unroll
+      for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float& x = s[4 * j + 2 * h + e];
+          x = Exp2(fmaf(x, scale_log2, -base));
+          sum += x;
+        }
+      l[h] = l[h] * alpha[h] + sum;
+    }
+  }
+};
+
+template <typename T, int N>
+__device__ __forceinline__ void ToOperandA(const float (&s)[N / 2], uint32_t (&a)[N / 16][4]) {
+#pragma unroll
+  for (int kc = 0; kc < N / 16; ++kc) {
+    a[kc][0] = PackPair<T>(s[8 * kc + 0], s[8 * kc + 1]);
+    a[kc][1] = PackPair<T>(s[8 * kc + 2], s[8 * kc + 3]);
+    a[kc][2] = PackPair<T>(s[8 * kc + 4], s[8 * kc + 5]);
+    a[kc][3] = PackPair<T>(s[8 * kc + 6], s[8 * kc + 7]);
+  }
+}
+
+template <int N>
+__device__ __forceinline__ void Rescale(float (&o)[N], const float (&alpha)[2]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) o[i] *= alpha[(i >> 1) & 1];
+}
+
+template <typename T, int D>
+__device__ __forceinline__ void IssueQK(float (&s)[Sm90Tile<D>::kKeys / 2], uint32_t q_tile,
+                                        uint32_t k_tile) {
+  using L = Sm90Tile<D>;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+    sm90::Wgmma<T, L::kKeys>::SS(
+        s, sm90::SmemDesc(q_tile + (kk / 4) * L::kRows * 128 + (kk % 4) * 32, 16, 1024),
+        sm90::SmemDesc(k_tile + (kk / 4) * L::kKeys * 128 + (kk % 4) * 32, 16, 1024), kk > 0);
+}
+
+template <typename T, int D>
+__device__ __forceinline__ void IssuePV(float (&o)[D / 2],
+                                        const uint32_t (&a)[Sm90Tile<D>::kKeys / 16][4],
+                                        uint32_t v_tile) {
+  using L = Sm90Tile<D>;
+#pragma unroll
+  for (int kc = 0; kc < L::kKeys / 16; ++kc)
+    sm90::Wgmma<T, D>::RS(o, a[kc], sm90::SmemDesc(v_tile + kc * 16 * 128, L::kKeys * 128, 1024),
+                          true);
+}
+
+// Named barriers 1 and 2 (0 is __syncthreads): consumer warpgroup w waits on 1 + w for its turn
+// to issue and hands the turn over by arriving on the other one.
+__device__ __forceinline__ void TurnWait(int wg) {
+  asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+}
+__device__ __forceinline__ void TurnPass(int wg) {
+  asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
+}
+
+template <typename T, int D, int kSchedule>
+__device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v, uint32_t base,
+                                        const Barriers<D>& bars, int wg, int tid) {
+  using L = Sm90Tile<D>;
+  constexpr int kKeys = L::kKeys;
+  const int warp = tid / 32, lane = tid % 32;
+  const int row0 = 64 * wg + 16 * warp + lane / 4;
+  Softmax<T, D> sm;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = v.item.row_begin + row0 + 8 * h;
+    // Rows past the chunk see every key (never written).
+    sm.row_pos[h] = row < v.num_rows ? v.chunk.num_computed + row / v.group : INT_MAX;
+    sm.row_window[h] =
+        row < v.num_rows && v.chunk.window > 0 ? max(0, sm.row_pos[h] - v.chunk.window + 1) : 0;
+    sm.row_sinks[h] = min(v.chunk.num_sinks, sm.row_window[h]);
+  }
+  sm.min_pos = min(sm.row_pos[0], sm.row_pos[1]);
+  sm.max_window = max(sm.row_window[0], sm.row_window[1]);
+  sm.scale_log2 = p.scale * 1.4426950408889634f;
+
+  float o[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+  float s[kKeys / 2];
+  uint32_t pa[kKeys / 16][4];
+  float alpha[2];
+  const uint32_t wg_rows = 64 * wg * 128;  // this warpgroup's first row in each column block
+  auto q_tile = [&](int t) { return base + (t < v.num_sink_tiles ? L::kQSink : L::kQ) + wg_rows; };
+  auto tile_end = [&](int t) { return t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end; };
+  sm90::MbarWait(bars.q, 0);
+
+  if constexpr (kSchedule == kPlain) {
+    for (int t = 0; t < v.num_tiles; ++t) {
+      sm90::MbarWait(bars.k.full(t), bars.k.parity(t));
+      sm90::FenceProxyAsync();
+      sm90::WgmmaFence();
+      IssueQK<T, D>(s, q_tile(t), bars.k.tile(t));
+      sm90::WgmmaCommit();
+      sm90::WgmmaWait<0>();
+      sm90::FenceRegisters(s);
+      if (lane == 0) sm90::MbarArrive(bars.k.empty(t));
+      sm.Update(s, v.TileBegin(t, kKeys), t < v.num_sink_tiles, tile_end(t), lane, alpha);
+      Rescale(o, alpha);
+      ToOperandA<T, kKeys>(s, pa);
+      sm90::MbarWait(bars.v.full(t), bars.v.parity(t));
+      sm90::FenceProxyAsync();
+      sm90::FenceRegisters(o);
+      sm90::WgmmaFence();
+      IssuePV<T, D>(o, pa, bars.v.tile(t));
+      sm90::WgmmaCommit();
+      sm90::WgmmaWait<0>();
+      sm90::FenceRegisters(o);
+      if (lane == 0) sm90::MbarArrive(bars.v.empty(t));
+    }
+  } else if (v.num_tiles > 0) {
+    // Tile 0: scores and probabilities only; its P.V is issued together with tile 1's Q.K^T.
+    // Ping-pong: the first warpgroup takes the first turn. Both warpgroups take num_tiles turns;
+    // the second one's last hand-over is never waited for (the CTA ends).
+    if (kSchedule == kPingPong && wg == 1) TurnPass(wg);
+    sm90::MbarWait(bars.k.full(0), 0);
+    sm90::FenceProxyAsync();
+    if (kSchedule == kPingPong) TurnWait(wg);
+    sm90::WgmmaFence();
+    IssueQK<T, D>(s, q_tile(0), bars.k.tile(0));
+    sm90::WgmmaCommit();
+    if (kSchedule == kPingPong) TurnPass(wg);
+    sm90::WgmmaWait<0>();
+    sm90::FenceRegisters(s);
+    if (lane == 0) sm90::MbarArrive(bars.k.empty(0));
+    sm.Update(s, v.TileBegin(0, kKeys), 0 < v.num_sink_tiles, tile_end(0), lane, alpha);
+    ToOperandA<T, kKeys>(s, pa);
+    for (int t = 1; t < v.num_tiles; ++t) {
+      sm90::MbarWait(bars.k.full(t), bars.k.parity(t));
+      sm90::MbarWait(bars.v.full(t - 1), bars.v.parity(t - 1));
+      sm90::FenceProxyAsync();
+      sm90::FenceRegisters(o);
+      if (kSchedule == kPingPong) TurnWait(wg);
+      sm90::WgmmaFence();
+      IssueQK<T, D>(s, q_tile(t), bars.k.tile(t));
+      sm90::WgmmaCommit();
+      IssuePV<T, D>(o, pa, bars.v.tile(t - 1));
+      sm90::WgmmaCommit();
+      if (kSchedule == kPingPong) TurnPass(wg);
+      sm90::WgmmaWait<1>();  // Q.K^T of tile t done; P.V of tile t - 1 may still run
+      sm90::FenceRegisters(s);
+      sm.Update(s, v.TileBegin(t, kKeys), t < v.num_sink_tiles, tile_end(t), lane, alpha);
+      // The release branch sits between the softmax and the wait for P.V on purpose: in the
+      // library version (wait right after the softmax, same basic block) ptxas hoisted the
+      // wait above the exponentials (SASS, H100, 2026-12-06), so nothing overlapped.
+      sm90::FenceRegisters(s);
+      if (lane == 0) sm90::MbarArrive(bars.k.empty(t));
+      sm90::WgmmaWait<0>();
+      sm90::FenceRegisters(o);
+      if (lane == 0) sm90::MbarArrive(bars.v.empty(t - 1));
+      Rescale(o, alpha);
+      ToOperandA<T, kKeys>(s, pa);
+    }
+    const int last = v.num_tiles - 1;
+    sm90::MbarWait(bars.v.full(last), bars.v.parity(last));
+    sm90::FenceProxyAsync();
+    sm90::FenceRegisters(o);
+    sm90::WgmmaFence();
+    IssuePV<T, D>(o, pa, bars.v.tile(last));
+    sm90::WgmmaCommit();
+    sm90::WgmmaWait<0>();
+    sm90::FenceRegisters(o);
+  }
+
+  float l[2] = {sm.l[0], sm.l[1]};
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+  }
+  T* out = static_cast<T*>(p.o);
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = v.item.row_begin + row0 + 8 * h;
+    if (row >= v.num_rows) continue;
+    const int token = v.chunk.q_start + row / v.group;
+    const int head = v.item.kv_head * v.group + row % v.group;
+    const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+    T* dst = out + (static_cast<int64_t>(token) * p.num_heads + head) * D + 2 * (lane % 4);
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j)
+      *reinterpret_cast<uint32_t*>(dst + 8 * j) =
+          PackPair<T>(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+  }
+}
+
+#endif  // JUNCTION_SM90A
+
+template <typename T, int D, int kSchedule, bool kComputeOnly>
+__global__ void __launch_bounds__(384, 1) FlashPrefillSm90Kernel(const FlashParams p) {
+#ifdef JUNCTION_SM90A
+  using L = Sm90Tile<D>;
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (SmemAddr(smem_raw) + 1023) & ~1023u;
+  const Barriers<D> bars(base);
+  ItemView v;
+  v.item = p.items[blockIdx.x];
+  v.chunk = p.chunks[v.item.chunk];
+  v.group = p.num_heads / p.num_kv_heads;
+  v.num_rows = v.chunk.q_len * v.group;
+  v.num_sink_tiles = (v.item.sink_end + L::kKeys - 1) / L::kKeys;
+  v.num_tiles = v.num_sink_tiles + (v.item.key_end - v.item.key_begin + L::kKeys - 1) / L::kKeys;
+  if (threadIdx.x == 0) {
+    // Full: one cp.async arrival per producer thread; empty: one arrival per consumer warp.
+    sm90::MbarInit(bars.q, 128);
+    bars.k.Init(128, 8);
+    bars.v.Init(128, 8);
+  }
+  __syncthreads();
+  const int wg = threadIdx.x / 128;
+  if (wg == 0) {
+    sm90::RegDealloc<40>();
+    Produce<T, D, kComputeOnly>(p, v, base, bars, threadIdx.x);
+  } else {
+    sm90::RegAlloc<232>();
+    Consume<T, D, kSchedule>(p, v, base, bars, wg - 1, threadIdx.x % 128);
+  }
+#endif
+}
+
+template <typename T, int D, int kSchedule, bool kComputeOnly = false>
+void Launch(const FlashParams& p, cudaStream_t stream) {
+  constexpr size_t smem = Sm90Tile<D>::kSmemBytes;
+  auto kernel = FlashPrefillSm90Kernel<T, D, kSchedule, kComputeOnly>;
+  static const bool configured = [&] {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    return true;
+  }();
+  (void)configured;
+  if (p.num_items > 0) kernel<<<p.num_items, Sm90Tile<D>::kThreads, smem, stream>>>(p);
+}
+
+}  // namespace
+
+bool FlashPrefillSm90Supported(int head_dim) {
+  if (head_dim != 64 && head_dim != 128) return false;
+  constexpr int kMaxDevices = 64;
+  static int major[kMaxDevices] = {};  // 0 = not queried yet
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return false;
+  if (major[device] == 0) {
+    int value = -1;
+    if (cudaDeviceGetAttribute(&value, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+      return false;
+    major[device] = value;
+  }
+  return major[device] == 9;
+}
+
+void LaunchFlashPrefillSm90(const FlashParams& p, DType dtype, cudaStream_t stream) {
+  constexpr int kSchedule = kOverlap;
+  JUNCTION_DISPATCH_HALF(dtype, {
+    if (p.head_dim == 64)
+      Launch<T, 64, kSchedule>(p, stream);
+    else if (p.head_dim == 128)
+      Launch<T, 128, kSchedule>(p, stream);
+  });
+}
+
+}  // namespace junction::cuda
