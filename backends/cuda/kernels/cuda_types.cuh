@@ -1,8 +1,11 @@
-// Device-side helpers shared by the kernels: 16-bit <-> float conversion by template type.
+// Device-side helpers shared by the kernels: 16-bit <-> float conversion by template type, packed
+// pairs, warp and block sums.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <cstdint>
 
 namespace junction::cuda {
 
@@ -26,6 +29,20 @@ __device__ __forceinline__ __nv_bfloat16 FromFloat(float v) {
 template <>
 __device__ __forceinline__ __half FromFloat(float v) {
   return __float2half(v);
+}
+
+// Two floats rounded to a packed pair of T (lo in the low half), as tensor-core operands take them.
+template <typename T>
+__device__ __forceinline__ uint32_t PackPair(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t PackPair<__nv_bfloat16>(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+template <>
+__device__ __forceinline__ uint32_t PackPair<__half>(float lo, float hi) {
+  __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
 }
 
 __device__ __forceinline__ float WarpSum(float v) {
