@@ -20,7 +20,6 @@ class FlashBackend : public MixerBackend {
     descriptor_.head_dims = {16, 64, 128};
     descriptor_.dtypes = {DType::kBF16};
     descriptor_.window_policy = true;  // StreamingLLM sinks + window on full-attention layers
-    descriptor_.graph_safe = false;
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
 

@@ -16,7 +16,6 @@ class GatedDeltaNetBackend : public MixerBackend {
     descriptor_.device_class = DeviceClass::kCuda;
     descriptor_.min_cuda_sm = 80;
     descriptor_.dtypes = {DType::kBF16};
-    descriptor_.graph_safe = false;
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
 

@@ -17,8 +17,6 @@ class Mamba2Backend : public MixerBackend {
     descriptor_.device_class = DeviceClass::kCuda;
     descriptor_.min_cuda_sm = 80;
     descriptor_.dtypes = {DType::kBF16};
-    descriptor_.graph_safe =
-        false;  // Plan uploads per step; Run itself neither syncs nor allocates
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
 

@@ -19,7 +19,6 @@ class CudaPathBackend : public MixerBackend {
     descriptor_.head_dims = {64, 128};
     descriptor_.dtypes = {DType::kBF16};
     descriptor_.window_policy = false;
-    descriptor_.graph_safe = false;
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
 

@@ -19,7 +19,6 @@ class WindowBackend : public MixerBackend {
     descriptor_.head_dims = {16, 64, 128};  // the flash kernels' head dims
     descriptor_.dtypes = {DType::kBF16};
     descriptor_.window_policy = true;
-    descriptor_.graph_safe = false;
   }
   const BackendDescriptor& descriptor() const override { return descriptor_; }
 

@@ -36,7 +36,6 @@ struct BackendDescriptor {
   bool prefill = true;
   bool decode = true;
   bool window_policy = false;    // serves AttentionPolicy::kWindow (sinks + window)
-  bool graph_safe = false;       // Run may be captured in a CUDA graph
 };
 
 // Activations handed to a layer: device memory of the backend's device.
