@@ -4,7 +4,6 @@ model, and a TCP relay that timestamps the SSE events it forwards.
 The model directory is assembled in a temp dir at test time: tests/golden/llama/model (Llama,
 vocab 256) plus the byte-level tokenizer of tests/data/byte_tokenizer. Every wait is bounded.
 """
-import sys
 import json
 import os
 import re
@@ -171,13 +170,12 @@ class TimingRelay:
     to CLOCK_MONOTONIC, the clock of the loadgen's --trace."""
 
     def __init__(self, upstream_port):
-        # Python hands the GIL between threads every 5 ms by default: a relay thread parsing one
-        # stream can then hold back another stream's forwarding by up to that long, which the
-        # loadgen (rightly) sees as later chunks. Hand it over every 0.1 ms instead.
-        sys.setswitchinterval(1e-4)
         self.upstream_port = upstream_port
         self.offset_ns = time.clock_gettime_ns(time.CLOCK_REALTIME) - time.monotonic_ns()
         self.listener = socket.create_server(("127.0.0.1", 0))
+        # Timestamps on the listener: an accepted socket inherits them, so a request that arrives
+        # before _serve's thread runs is still stamped by the kernel (not, later, by Python).
+        self.listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.port = self.listener.getsockname()[1]
         self.records = {}  # X-Request-Id -> {"start_ns", "events_ns", "status"}
         self.lock = threading.Lock()
