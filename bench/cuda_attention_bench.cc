@@ -22,14 +22,23 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
   }
   FILE* out = OpenOut(args);
   char line[256];
+  // Both kernels side by side: the portable mma.sync one and, where the device is Hopper, the
+  // wgmma one (FlashPrefillImpl::kSm90 falls back to the portable kernel elsewhere).
+  const bool hopper = cuda.value()->device().cuda_sm >= 90;
   for (int seq : {1024, 4096, 16384}) {
-    AttentionSetup s{16384 / seq, seq, seq, 16, 16};
-    float ms = 0;
-    if (TimeAttention(**cuda, s, &ms) != 0) return 1;
-    const double flops = 4.0 * s.batch * s.num_heads * double(seq) * seq / 2 * s.head_dim;
-    std::snprintf(line, sizeof(line), "junction prefill seq=%d batch=%d ms=%.3f tflops=%.1f\n", seq,
-                  s.batch, ms, flops / ms / 1e9);
-    Emit(out, line);
+    for (FlashPrefillImpl impl : {FlashPrefillImpl::kPortable, FlashPrefillImpl::kSm90}) {
+      if (impl == FlashPrefillImpl::kSm90 && !hopper) continue;
+      AttentionSetup s{16384 / seq, seq, seq, 16, 16};
+      s.prefill_impl = impl;
+      float ms = 0;
+      if (TimeAttention(**cuda, s, &ms) != 0) return 1;
+      const double flops = 4.0 * s.batch * s.num_heads * double(seq) * seq / 2 * s.head_dim;
+      std::snprintf(line, sizeof(line),
+                    "junction prefill kernel=%s seq=%d batch=%d ms=%.3f tflops=%.1f\n",
+                    impl == FlashPrefillImpl::kSm90 ? "sm90" : "mma", seq, s.batch, ms,
+                    flops / ms / 1e9);
+      Emit(out, line);
+    }
   }
   if (out) std::fclose(out);
   return 0;

@@ -62,6 +62,7 @@ float MedianMs(CudaContext& cuda, Fn&& fn, int reps) {
 // queries (q_len == context: causal prefill; 1: decode).
 struct AttentionSetup {
   int batch, q_len, context, num_heads, num_kv_heads, head_dim = 128, block_size = 16;
+  FlashPrefillImpl prefill_impl = FlashPrefillImpl::kAuto;
 };
 
 // Our flash attention on `s`: builds the paged caches (contiguous block tables), q, o and the
@@ -110,7 +111,7 @@ inline int TimeAttention(CudaContext& cuda, const AttentionSetup& s, float* ms_o
   *ms_out = MedianMs(
       cuda,
       [&] {
-        if (plan.num_prefill_items() > 0) LaunchFlashPrefill(prefill, DType::kBF16, cuda.stream());
+        if (plan.num_prefill_items() > 0) LaunchFlashPrefill(prefill, DType::kBF16, cuda.stream(), s.prefill_impl);
         if (plan.num_decode_items() > 0) LaunchFlashDecode(decode, DType::kBF16, cuda.stream());
       },
       20);
