@@ -10,7 +10,6 @@
 namespace junction::cuda {
 namespace {
 
-size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -23,10 +22,6 @@ int SinksEnd(const FlashChunk& c, int position) {
 }
 
 }  // namespace
-
-FlashPlan::~FlashPlan() {
-  if (uploaded_) cudaEventDestroy(uploaded_);
-}
 
 absl::Status FlashPlan::ResolveWindow(const ScheduledChunk& chunk, FlashChunk& fc) const {
   fc.window = config_.sliding_window;
@@ -147,48 +142,20 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
                             b.key_end - b.key_begin + b.sink_end;
                    });
 
-  // One upload: every array packed into the pinned staging buffer at 256-byte offsets.
-  const size_t sizes[] = {chunks_.size() * sizeof(FlashChunk),
-                          block_tables_.size() * sizeof(int32_t),
-                          prefill_items_.size() * sizeof(FlashWorkItem),
-                          decode_items_.size() * sizeof(FlashWorkItem),
-                          merges_.size() * sizeof(FlashMergeItem),
-                          positions_.size() * sizeof(int32_t),
-                          slots_.size() * sizeof(int64_t),
-                          exact_rope_.size() * sizeof(int32_t),
-                          sink_positions_.size() * sizeof(int32_t)};
-  const void* sources[] = {chunks_.data(),       block_tables_.data(), prefill_items_.data(),
-                           decode_items_.data(), merges_.data(),       positions_.data(),
-                           slots_.data(),        exact_rope_.data(),   sink_positions_.data()};
-  constexpr int kArrays = 9;
-  size_t offsets[kArrays], total = 0;
-  for (int i = 0; i < kArrays; ++i) {
-    offsets[i] = total;
-    total += AlignUp(sizes[i]);
-  }
-  if (uploaded_ == nullptr) {
-    RETURN_IF_CUDA_ERROR(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
-  } else {
-    RETURN_IF_CUDA_ERROR(cudaEventSynchronize(uploaded_));
-  }
-  RETURN_IF_ERROR(staging_.Reserve(total));
-  RETURN_IF_ERROR(device_.Reserve(total));
-  char* host = static_cast<char*>(staging_.data());
-  for (int i = 0; i < kArrays; ++i)
-    if (sizes[i] > 0) std::memcpy(host + offsets[i], sources[i], sizes[i]);
-  RETURN_IF_CUDA_ERROR(
-      cudaMemcpyAsync(device_.data(), host, total, cudaMemcpyHostToDevice, stream));
-  RETURN_IF_CUDA_ERROR(cudaEventRecord(uploaded_, stream));
-  char* dev = static_cast<char*>(device_.data());
-  chunks_dev_ = reinterpret_cast<const FlashChunk*>(dev + offsets[0]);
-  block_tables_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[1]);
-  prefill_dev_ = reinterpret_cast<const FlashWorkItem*>(dev + offsets[2]);
-  decode_dev_ = reinterpret_cast<const FlashWorkItem*>(dev + offsets[3]);
-  merges_dev_ = reinterpret_cast<const FlashMergeItem*>(dev + offsets[4]);
-  positions_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[5]);
-  slots_dev_ = reinterpret_cast<const int64_t*>(dev + offsets[6]);
-  exact_rope_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[7]);
-  sink_positions_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[8]);
+  using A = PlanUpload;
+  RETURN_IF_ERROR(upload_.Upload({A::Of(chunks_), A::Of(block_tables_), A::Of(prefill_items_),
+                                  A::Of(decode_items_), A::Of(merges_), A::Of(positions_),
+                                  A::Of(slots_), A::Of(exact_rope_), A::Of(sink_positions_)},
+                                 stream));
+  chunks_dev_ = upload_.at<FlashChunk>(0);
+  block_tables_dev_ = upload_.at<int32_t>(1);
+  prefill_dev_ = upload_.at<FlashWorkItem>(2);
+  decode_dev_ = upload_.at<FlashWorkItem>(3);
+  merges_dev_ = upload_.at<FlashMergeItem>(4);
+  positions_dev_ = upload_.at<int32_t>(5);
+  slots_dev_ = upload_.at<int64_t>(6);
+  exact_rope_dev_ = upload_.at<int32_t>(7);
+  sink_positions_dev_ = upload_.at<int32_t>(8);
   if (num_partials_ > 0) {
     RETURN_IF_ERROR(
         partial_o_.Reserve(sizeof(float) * num_partials_ * kFlashDecodeRows * config.head_dim));

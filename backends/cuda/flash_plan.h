@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "backends/cuda/device_memory.h"
+#include "backends/cuda/plan_upload.h"
 #include "backends/cuda/kernels/flash_attention.h"
 #include "engine/backend/step_batch.h"
 
@@ -41,7 +42,6 @@ struct FlashPlanConfig {
 class FlashPlan {
  public:
   FlashPlan() = default;
-  ~FlashPlan();
   FlashPlan(const FlashPlan&) = delete;
   FlashPlan& operator=(const FlashPlan&) = delete;
 
@@ -80,10 +80,8 @@ class FlashPlan {
   bool has_window_policy_ = false, has_sinks_ = false;
   int num_partials_ = 0;
 
-  PinnedBuffer staging_;
-  DeviceBuffer device_;
+  PlanUpload upload_;
   DeviceBuffer partial_o_, partial_lse_;
-  cudaEvent_t uploaded_ = nullptr;  // the staging buffer is free again once this completes
   const FlashChunk* chunks_dev_ = nullptr;
   const int32_t* block_tables_dev_ = nullptr;
   const FlashWorkItem* prefill_dev_ = nullptr;

@@ -14,7 +14,6 @@ namespace {
 
 constexpr DType kDType = DType::kBF16;
 
-size_t Align16(size_t n) { return (n + 15) / 16 * 16; }
 
 }  // namespace
 
@@ -110,33 +109,16 @@ absl::Status CudaGatedDeltaNetLayer::Plan(const StepBatch& batch) {
   }
   num_tokens_ = batch.num_tokens();
   work_ = BuildGdnWork(requests, num_tokens_);
-  // One upload: requests | prefill | decode | chunks | token_request.
-  const size_t req_bytes = sizeof(GdnRequest);
-  const size_t sizes[] = {work_.requests.size() * req_bytes, work_.prefill.size() * req_bytes,
-                          work_.decode.size() * req_bytes,
-                          work_.chunks.size() * sizeof(GdnChunk),
-                          work_.token_request.size() * sizeof(int32_t)};
-  const void* sources[] = {work_.requests.data(), work_.prefill.data(), work_.decode.data(),
-                           work_.chunks.data(), work_.token_request.data()};
-  size_t offsets[5], total = 0;
-  for (int i = 0; i < 5; ++i) {
-    offsets[i] = total;
-    total += Align16(sizes[i]);
-  }
-  RETURN_IF_ERROR(plan_host_.Reserve(total));
-  RETURN_IF_ERROR(plan_.Reserve(total));
-  char* host = static_cast<char*>(plan_host_.data());
-  for (int i = 0; i < 5; ++i)
-    if (sizes[i] > 0) std::memcpy(host + offsets[i], sources[i], sizes[i]);
-  if (total > 0)
-    RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(plan_.data(), host, total, cudaMemcpyHostToDevice,
-                                         cuda_->stream()));
-  char* dev = plan_.as<char>();
-  requests_ = reinterpret_cast<const GdnRequest*>(dev + offsets[0]);
-  prefill_ = reinterpret_cast<const GdnRequest*>(dev + offsets[1]);
-  decode_ = reinterpret_cast<const GdnRequest*>(dev + offsets[2]);
-  chunks_ = reinterpret_cast<const GdnChunk*>(dev + offsets[3]);
-  token_request_ = reinterpret_cast<const int32_t*>(dev + offsets[4]);
+  using A = PlanUpload;
+  RETURN_IF_ERROR(upload_.Upload({A::Of(work_.requests), A::Of(work_.prefill),
+                                  A::Of(work_.decode), A::Of(work_.chunks),
+                                  A::Of(work_.token_request)},
+                                 cuda_->stream()));
+  requests_ = upload_.at<GdnRequest>(0);
+  prefill_ = upload_.at<GdnRequest>(1);
+  decode_ = upload_.at<GdnRequest>(2);
+  chunks_ = upload_.at<GdnChunk>(3);
+  token_request_ = upload_.at<int32_t>(4);
 
   const size_t t = std::max(num_tokens_, 1);
   const size_t hv = spec_.num_value_heads, dk = spec_.head_k_dim, dv = spec_.head_v_dim;

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/device_memory.h"
+#include "backends/cuda/plan_upload.h"
 #include "backends/cuda/kernels/gated_deltanet_kernels.h"
 #include "engine/backend/mixer_backend.h"
 
@@ -55,9 +56,7 @@ class CudaGatedDeltaNetLayer : public MixerLayer {
   const float* dt_bias_ = nullptr;
   const float* norm_ = nullptr;  // [dv]
   DeviceBuffer state_, conv_state_;
-  // Per-step plan: work lists in one device buffer, uploaded from pinned memory.
-  PinnedBuffer plan_host_;
-  DeviceBuffer plan_;
+  PlanUpload upload_;  // the per-step work lists
   GdnWork work_;
   const GdnRequest *requests_ = nullptr, *prefill_ = nullptr, *decode_ = nullptr;
   const GdnChunk* chunks_ = nullptr;

@@ -18,7 +18,6 @@ namespace {
 
 constexpr DType kDType = DType::kBF16;
 
-size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
 
 std::vector<float> Uniform(std::mt19937& rng, int64_t n, float lo, float hi) {
   std::uniform_real_distribution<float> u(lo, hi);
@@ -71,10 +70,6 @@ std::string Mamba2CudaUnsupported(const Mamba2Spec& s) {
     return "inner_size must be a multiple of num_groups for a per-group norm";
   if (!(s.dt_min <= s.dt_max)) return "time_step_limit must satisfy dt_min <= dt_max";
   return Mamba2SsdUnsupported(s.head_dim, s.state_size, s.num_groups, s.conv_kernel);
-}
-
-CudaMamba2Layer::~CudaMamba2Layer() {
-  if (uploaded_) cudaEventDestroy(uploaded_);
 }
 
 absl::Status CudaMamba2Layer::LoadWeights(const LayerContext& context) {
@@ -185,36 +180,14 @@ absl::Status CudaMamba2Layer::Plan(const StepBatch& batch) {
   for (const Mamba2ScanItem& item : scan_items_) scan_tokens += item.num_tokens;
   chunks_.clear();
   if (scan_tokens >= parallel_scan_min_tokens_) chunks_ = BuildMamba2Chunks(scan_items_);
-  const size_t sizes[] = {
-      scan_items_.size() * sizeof(Mamba2ScanItem), decode_items_.size() * sizeof(Mamba2ScanItem),
-      conv_items_.size() * sizeof(Mamba2ConvItem), chunks_.size() * sizeof(Mamba2ChunkItem)};
-  const void* sources[] = {scan_items_.data(), decode_items_.data(), conv_items_.data(),
-                           chunks_.data()};
-  size_t offsets[4], total = 0;
-  for (int i = 0; i < 4; ++i) {
-    offsets[i] = total;
-    total += AlignUp(sizes[i]);
-  }
-  if (uploaded_ == nullptr) {
-    RETURN_IF_CUDA_ERROR(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
-  } else {
-    RETURN_IF_CUDA_ERROR(cudaEventSynchronize(uploaded_));
-  }
-  RETURN_IF_ERROR(staging_.Reserve(std::max<size_t>(total, 256)));
-  RETURN_IF_ERROR(plan_dev_.Reserve(std::max<size_t>(total, 256)));
-  char* host = static_cast<char*>(staging_.data());
-  for (int i = 0; i < 4; ++i)
-    if (sizes[i] > 0) std::memcpy(host + offsets[i], sources[i], sizes[i]);
+  using A = PlanUpload;
   const cudaStream_t stream = cuda_->stream();
-  if (total > 0)
-    RETURN_IF_CUDA_ERROR(
-        cudaMemcpyAsync(plan_dev_.data(), host, total, cudaMemcpyHostToDevice, stream));
-  RETURN_IF_CUDA_ERROR(cudaEventRecord(uploaded_, stream));
-  char* dev = static_cast<char*>(plan_dev_.data());
-  scan_dev_ = reinterpret_cast<const Mamba2ScanItem*>(dev + offsets[0]);
-  decode_dev_ = reinterpret_cast<const Mamba2ScanItem*>(dev + offsets[1]);
-  conv_dev_ = reinterpret_cast<const Mamba2ConvItem*>(dev + offsets[2]);
-  chunks_dev_ = reinterpret_cast<const Mamba2ChunkItem*>(dev + offsets[3]);
+  RETURN_IF_ERROR(upload_.Upload(
+      {A::Of(scan_items_), A::Of(decode_items_), A::Of(conv_items_), A::Of(chunks_)}, stream));
+  scan_dev_ = upload_.at<Mamba2ScanItem>(0);
+  decode_dev_ = upload_.at<Mamba2ScanItem>(1);
+  conv_dev_ = upload_.at<Mamba2ConvItem>(2);
+  chunks_dev_ = upload_.at<Mamba2ChunkItem>(3);
   if (!chunks_.empty())
     RETURN_IF_ERROR(chunk_workspace_.Reserve(Mamba2ChunkWorkspaceBytes(
         static_cast<int>(chunks_.size()), spec_.num_heads, spec_.head_dim, spec_.state_size)));

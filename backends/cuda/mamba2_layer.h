@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/device_memory.h"
+#include "backends/cuda/plan_upload.h"
 #include "backends/cuda/kernels/mamba2_kernels.h"
 #include "engine/backend/mixer_backend.h"
 
@@ -42,7 +43,6 @@ std::string Mamba2CudaUnsupported(const Mamba2Spec& spec);
 
 class CudaMamba2Layer : public MixerLayer {
  public:
-  ~CudaMamba2Layer() override;
   // Uploads the layer's weights (bf16 matrices, float32 vectors) and allocates its state slots
   // (zeroed). A random weight source (MakeRandomWeightSource) gets Mamba2-style random
   // parameters (A_log, dt_bias, D, conv) for benchmarks. Errors: a missing or misshapen weight,
@@ -96,9 +96,7 @@ class CudaMamba2Layer : public MixerLayer {
   std::vector<Mamba2ScanItem> scan_items_, decode_items_;
   std::vector<Mamba2ConvItem> conv_items_;
   std::vector<Mamba2ChunkItem> chunks_;  // non-empty: the parallel scan serves scan_items_
-  PinnedBuffer staging_;
-  DeviceBuffer plan_dev_;
-  cudaEvent_t uploaded_ = nullptr;  // the staging buffer is free again once this completes
+  PlanUpload upload_;
   const Mamba2ScanItem* scan_dev_ = nullptr;
   const Mamba2ScanItem* decode_dev_ = nullptr;
   const Mamba2ConvItem* conv_dev_ = nullptr;

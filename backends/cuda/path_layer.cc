@@ -15,15 +15,10 @@ namespace {
 
 int64_t I64(int v) { return static_cast<int64_t>(v); }
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-size_t AlignUp(size_t n) { return (n + 255) / 256 * 256; }
 
 bool IsDecodeChunk(const ScheduledChunk& c) { return c.num_tokens == 1 && c.num_computed > 0; }
 
 }  // namespace
-
-PathPlan::~PathPlan() {
-  if (uploaded_) cudaEventDestroy(uploaded_);
-}
 
 absl::Status PathPlan::Build(const StepBatch& batch, const PathPlanConfig& config,
                              cudaStream_t stream) {
@@ -120,51 +115,20 @@ absl::Status PathPlan::Build(const StepBatch& batch, const PathPlanConfig& confi
                      return finalize_cost(a) > finalize_cost(b);
                    });
 
-  // One upload: every array packed into the pinned staging buffer at 256-byte offsets.
-  constexpr int kArrays = 9;
-  const size_t sizes[kArrays] = {chunks_.size() * sizeof(PathChunkDesc),
-                                 block_tables_.size() * sizeof(int32_t),
-                                 token_chunks_.size() * sizeof(int32_t),
-                                 slots_.size() * sizeof(int64_t),
-                                 blocks_.size() * sizeof(PathTileItem),
-                                 prefill_items_.size() * sizeof(PathTileItem),
-                                 finalize_items_.size() * sizeof(PathTileItem),
-                                 decode_items_.size() * sizeof(PathDecodeItem),
-                                 merges_.size() * sizeof(PathMergeItem)};
-  const void* sources[kArrays] = {chunks_.data(),        block_tables_.data(),
-                                  token_chunks_.data(),  slots_.data(),
-                                  blocks_.data(),        prefill_items_.data(),
-                                  finalize_items_.data(), decode_items_.data(),
-                                  merges_.data()};
-  size_t offsets[kArrays], total = 0;
-  for (int i = 0; i < kArrays; ++i) {
-    offsets[i] = total;
-    total += AlignUp(sizes[i]);
-  }
-  if (uploaded_ == nullptr) {
-    RETURN_IF_CUDA_ERROR(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
-  } else {
-    RETURN_IF_CUDA_ERROR(cudaEventSynchronize(uploaded_));
-  }
-  RETURN_IF_ERROR(staging_.Reserve(std::max<size_t>(total, 256)));
-  RETURN_IF_ERROR(device_.Reserve(std::max<size_t>(total, 256)));
-  char* host = static_cast<char*>(staging_.data());
-  for (int i = 0; i < kArrays; ++i)
-    if (sizes[i] > 0) std::memcpy(host + offsets[i], sources[i], sizes[i]);
-  if (total > 0)
-    RETURN_IF_CUDA_ERROR(
-        cudaMemcpyAsync(device_.data(), host, total, cudaMemcpyHostToDevice, stream));
-  RETURN_IF_CUDA_ERROR(cudaEventRecord(uploaded_, stream));
-  char* dev = static_cast<char*>(device_.data());
-  chunks_dev_ = reinterpret_cast<const PathChunkDesc*>(dev + offsets[0]);
-  block_tables_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[1]);
-  token_chunks_dev_ = reinterpret_cast<const int32_t*>(dev + offsets[2]);
-  slots_dev_ = reinterpret_cast<const int64_t*>(dev + offsets[3]);
-  blocks_dev_ = reinterpret_cast<const PathTileItem*>(dev + offsets[4]);
-  prefill_dev_ = reinterpret_cast<const PathTileItem*>(dev + offsets[5]);
-  finalize_dev_ = reinterpret_cast<const PathTileItem*>(dev + offsets[6]);
-  decode_dev_ = reinterpret_cast<const PathDecodeItem*>(dev + offsets[7]);
-  merges_dev_ = reinterpret_cast<const PathMergeItem*>(dev + offsets[8]);
+  using A = PlanUpload;
+  RETURN_IF_ERROR(upload_.Upload({A::Of(chunks_), A::Of(block_tables_), A::Of(token_chunks_),
+                                  A::Of(slots_), A::Of(blocks_), A::Of(prefill_items_),
+                                  A::Of(finalize_items_), A::Of(decode_items_), A::Of(merges_)},
+                                 stream));
+  chunks_dev_ = upload_.at<PathChunkDesc>(0);
+  block_tables_dev_ = upload_.at<int32_t>(1);
+  token_chunks_dev_ = upload_.at<int32_t>(2);
+  slots_dev_ = upload_.at<int64_t>(3);
+  blocks_dev_ = upload_.at<PathTileItem>(4);
+  prefill_dev_ = upload_.at<PathTileItem>(5);
+  finalize_dev_ = upload_.at<PathTileItem>(6);
+  decode_dev_ = upload_.at<PathDecodeItem>(7);
+  merges_dev_ = upload_.at<PathMergeItem>(8);
   const int64_t tiles = I64(num_ut_blocks) * config.num_kv_heads;
   const int64_t ws_bytes = tiles * (4 * PathTileElems(config.head_dim) + kPathBlock * kPathBlock) * 2;
   if (ws_bytes > 0) RETURN_IF_ERROR(workspace_.Reserve(ws_bytes));

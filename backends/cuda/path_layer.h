@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/device_memory.h"
+#include "backends/cuda/plan_upload.h"
 #include "backends/cuda/kernels/path_attention.h"
 #include "engine/backend/mixer_backend.h"
 
@@ -35,7 +36,6 @@ struct PathPlanConfig {
 class PathPlan {
  public:
   PathPlan() = default;
-  ~PathPlan();
   PathPlan(const PathPlan&) = delete;
   PathPlan& operator=(const PathPlan&) = delete;
 
@@ -66,9 +66,8 @@ class PathPlan {
   std::vector<PathMergeItem> merges_;
   int num_partials_ = 0;
 
-  PinnedBuffer staging_;
-  DeviceBuffer device_, workspace_, partial_o_, partial_lse_;
-  cudaEvent_t uploaded_ = nullptr;  // the staging buffer is free again once this completes
+  PlanUpload upload_;
+  DeviceBuffer workspace_, partial_o_, partial_lse_;
   const PathChunkDesc* chunks_dev_ = nullptr;
   const int32_t* block_tables_dev_ = nullptr;
   const int32_t* token_chunks_dev_ = nullptr;
