@@ -15,23 +15,20 @@
 JUNCTION_BENCHMARK(cuda_attention_prefill,
                    "causal paged flash prefill, d=128, 16 heads, 16k tokens: TFLOP/s") {
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   FILE* out = OpenOut(args);
   char line[256];
   // Both kernels side by side: the portable mma.sync one and, where the device is Hopper, the
   // wgmma one (FlashPrefillImpl::kSm90 falls back to the portable kernel elsewhere).
-  const bool hopper = cuda.value()->device().cuda_sm >= 90;
+  const bool hopper = cuda->device().cuda_sm >= 90;
   for (int seq : {1024, 4096, 16384}) {
     for (FlashPrefillImpl impl : {FlashPrefillImpl::kPortable, FlashPrefillImpl::kSm90}) {
       if (impl == FlashPrefillImpl::kSm90 && !hopper) continue;
       AttentionSetup s{16384 / seq, seq, seq, 16, 16};
       s.prefill_impl = impl;
       float ms = 0;
-      if (TimeAttention(**cuda, s, &ms) != 0) return 1;
+      if (TimeAttention(*cuda, s, &ms) != 0) return 1;
       const double flops = 4.0 * s.batch * s.num_heads * double(seq) * seq / 2 * s.head_dim;
       std::snprintf(line, sizeof(line),
                     "junction prefill kernel=%s seq=%d batch=%d ms=%.3f tflops=%.1f\n",
@@ -47,15 +44,12 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
 JUNCTION_BENCHMARK(cuda_attention_decode,
                    "split-KV paged decode, batch 64, GQA 32/8, d=128: KV TB/s; device copy TB/s") {
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   FILE* out = OpenOut(args);
   char line[256];
   {
-    const double tbps = CopyTbps(**cuda);
+    const double tbps = CopyTbps(*cuda);
     if (tbps < 0) return 1;
     std::snprintf(line, sizeof(line), "device copy bytes=%zu tbps=%.2f (read+write)\n",
                   size_t{2} << 30, tbps);
@@ -64,7 +58,7 @@ JUNCTION_BENCHMARK(cuda_attention_decode,
   for (int context : {1024, 8192, 32768}) {
     AttentionSetup s{64, 1, context, 32, 8};
     float ms = 0;
-    if (TimeAttention(**cuda, s, &ms) != 0) return 1;
+    if (TimeAttention(*cuda, s, &ms) != 0) return 1;
     const double bytes = 64.0 * context * 8 * 128 * 2 * 2;
     std::snprintf(line, sizeof(line), "junction decode context=%d ms=%.3f kv_tbps=%.2f\n", context,
                   ms, bytes / ms / 1e9);

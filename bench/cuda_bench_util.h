@@ -20,6 +20,14 @@
 
 namespace junction::cuda {
 
+// The device's context for a benchmark; null (the reason printed) when there is no usable GPU.
+inline CudaContext* BenchContext() {
+  auto cuda = CudaContext::Default();
+  if (cuda.ok()) return *cuda;
+  std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
+  return nullptr;
+}
+
 // Fills a device buffer with random bf16 values N(0,1): one random 32 MiB tile, replicated.
 inline bool FillRandom(void* dst, size_t num_elems, uint32_t seed) {
   const size_t tile = std::min<size_t>(num_elems, size_t{16} << 20);

@@ -255,18 +255,15 @@ JUNCTION_BENCHMARK(cuda_gated_deltanet,
                    "Gated DeltaNet: chunked prefill (core, layer) vs our flash prefill, 16 heads, "
                    "d=64/128, 1k-32k tokens; decode state bandwidth vs copy [--quick]") {
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   bool quick = false;
   for (const std::string& a : args) quick |= a == "--quick";
   FILE* out = OpenOut(args);
   char line[320];
   cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
-  const double copy = CopyTbps(**cuda);
+  const double copy = CopyTbps(*cuda);
   if (copy < 0) return 1;
   std::snprintf(line, sizeof(line), "device %s, copy %.2f TB/s (read+write)\n", prop.name, copy);
   Emit(out, line);
@@ -274,11 +271,11 @@ JUNCTION_BENCHMARK(cuda_gated_deltanet,
       quick ? std::vector<int>{1024, 4096} : std::vector<int>{1024, 4096, 16384, 32768};
   for (int d : {64, 128}) {
     for (int tokens : lengths) {
-      const float core = TimeCorePrefill(**cuda, d, tokens);
-      const float layer = TimeLayerPrefill(**cuda, d, tokens);
+      const float core = TimeCorePrefill(*cuda, d, tokens);
+      const float layer = TimeLayerPrefill(*cuda, d, tokens);
       float flash = 0;
       AttentionSetup s{1, tokens, tokens, kHeads, kHeads, d};
-      if (core < 0 || layer < 0 || TimeAttention(**cuda, s, &flash) != 0) return 1;
+      if (core < 0 || layer < 0 || TimeAttention(*cuda, s, &flash) != 0) return 1;
       std::snprintf(line, sizeof(line),
                     "gdn prefill d=%d heads=%d tokens=%d core_ms=%.3f layer_ms=%.3f flash_ms=%.3f "
                     "core/flash=%.2f layer/flash=%.2f\n",
@@ -292,7 +289,7 @@ JUNCTION_BENCHMARK(cuda_gated_deltanet,
     for (int batch : batches) {
       for (bool gated : {false, true}) {
         double bytes = 0;
-        const float ms = TimeDecode(**cuda, d, batch, gated, &bytes);
+        const float ms = TimeDecode(*cuda, d, batch, gated, &bytes);
         if (ms < 0) return 1;
         const double tbps = bytes / ms / 1e9;
         std::snprintf(line, sizeof(line),

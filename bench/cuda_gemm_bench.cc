@@ -32,16 +32,13 @@ JUNCTION_BENCHMARK(cuda_gemm_decode,
                    "weight TB/s vs copy") {
   using namespace junction;
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   FILE* out = OpenOut(args);
   char line[512];
-  const double copy_tbps = CopyTbps(**cuda);
+  const double copy_tbps = CopyTbps(*cuda);
   if (copy_tbps < 0) return 1;
-  std::snprintf(line, sizeof(line), "device %s copy_tbps=%.2f\n", (*cuda)->device().name.c_str(),
+  std::snprintf(line, sizeof(line), "device %s copy_tbps=%.2f\n", cuda->device().name.c_str(),
                 copy_tbps);
   Emit(out, line);
   for (const Shape& s : kShapes) {
@@ -59,12 +56,12 @@ JUNCTION_BENCHMARK(cuda_gemm_decode,
         int turn = 0;
         bool ok = true;
         ms[skinny] = MedianMs(
-            **cuda,
+            *cuda,
             [&] {
               GemmArgs g{x->data(), static_cast<char*>(w->data()) + weight_bytes * (turn++ % copies),
                          y->data(), m, s.n, s.k, DType::kBF16, DType::kBF16};
               g.allow_skinny = skinny == 1;
-              ok = ok && Gemm(**cuda, g).ok();
+              ok = ok && Gemm(*cuda, g).ok();
             },
             30);
         if (!ok) return 1;

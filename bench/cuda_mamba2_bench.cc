@@ -243,19 +243,16 @@ JUNCTION_BENCHMARK(cuda_mamba2,
                    "Mamba2 SSD prefill (scan, layer) vs flash prefill at 1k-32k tokens; decode "
                    "state TB/s vs copy (--quick: fewer shapes)") {
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   bool quick = false;
   for (const std::string& a : args) quick |= a == "--quick";
   FILE* out = OpenOut(args);
   char line[256];
-  const double copy = CopyTbps(**cuda);
+  const double copy = CopyTbps(*cuda);
   if (copy < 0) return 1;
   std::snprintf(line, sizeof(line), "device %s, copy %.2f TB/s (read+write)\n",
-                (*cuda)->device().name.c_str(), copy);
+                cuda->device().name.c_str(), copy);
   Emit(out, line);
   const Mamba2Shape small{2048, 64, 64, 128, 1};   // I = 4096 (Mamba2-2.7B-like)
   const Mamba2Shape large{4096, 128, 64, 128, 8};  // I = 8192 (NemotronH-8B-like)
@@ -267,8 +264,8 @@ JUNCTION_BENCHMARK(cuda_mamba2,
       quick ? std::vector<int>{1, 64} : std::vector<int>{1, 16, 64, 256};
   int status = 0;
   for (const Mamba2Shape& s : shapes) {
-    status |= RunPrefill(**cuda, s, tokens, out);
-    status |= RunDecode(**cuda, s, batches, copy, out);
+    status |= RunPrefill(*cuda, s, tokens, out);
+    status |= RunDecode(*cuda, s, batches, copy, out);
   }
   if (out) std::fclose(out);
   return status;

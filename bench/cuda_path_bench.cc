@@ -122,11 +122,8 @@ JUNCTION_BENCHMARK(cuda_path,
                    "PaTH (forget gate) prefill vs our flash prefill (d=64/128, 16 heads, 1k-32k "
                    "tokens); fused decode bandwidth (K r+w, V r) vs device copy") {
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   const bool quick = HasFlag(args, "--quick");
   FILE* out = OpenOut(args);
   char line[512];
@@ -134,7 +131,7 @@ JUNCTION_BENCHMARK(cuda_path,
   cudaGetDeviceProperties(&prop, 0);
   std::snprintf(line, sizeof(line), "cuda_path device=%s%s\n", prop.name, quick ? " (quick)" : "");
   Emit(out, line);
-  const double copy_tbps = CopyTbps(**cuda);
+  const double copy_tbps = CopyTbps(*cuda);
   std::snprintf(line, sizeof(line), "device copy tbps=%.2f (read+write)\n", copy_tbps);
   Emit(out, line);
 
@@ -151,20 +148,20 @@ JUNCTION_BENCHMARK(cuda_path,
   for (const PrefillShape& shape : prefill) {
     AttentionSetup s{std::max(1, 16384 / shape.seq), shape.seq, shape.seq, 16, 16, shape.head_dim};
     float flash_ms = 0;
-    if (TimeAttention(**cuda, s, &flash_ms) != 0) return 1;
+    if (TimeAttention(*cuda, s, &flash_ms) != 0) return 1;
     PathBuffers b;
     PathPlan plan;
-    if (!MakeInputs(s, b, plan, **cuda)) return 1;
+    if (!MakeInputs(s, b, plan, *cuda)) return 1;
     const PathParams p = Bind(plan, b, s);
-    const cudaStream_t stream = (*cuda)->stream();
+    const cudaStream_t stream = cuda->stream();
     const int reps = shape.seq >= 16384 ? 7 : 15;
-    const float total = MedianMs(**cuda, [&] { LaunchPathAttention(p, stream); }, reps);
-    const float prep = MedianMs(**cuda, [&] {
+    const float total = MedianMs(*cuda, [&] { LaunchPathAttention(p, stream); }, reps);
+    const float prep = MedianMs(*cuda, [&] {
       LaunchPathStore(p, stream);
       LaunchPathPrep(p, stream);
     }, reps);
-    const float attn = MedianMs(**cuda, [&] { LaunchPathPrefill(p, stream); }, reps);
-    const float keys = MedianMs(**cuda, [&] { LaunchPathFinalize(p, stream); }, reps);
+    const float attn = MedianMs(*cuda, [&] { LaunchPathPrefill(p, stream); }, reps);
+    const float keys = MedianMs(*cuda, [&] { LaunchPathFinalize(p, stream); }, reps);
     if (cudaGetLastError() != cudaSuccess) return 1;
     const double flash_flops = 4.0 * s.batch * s.num_heads * double(s.context) * s.context / 2 *
                                s.head_dim;
@@ -180,13 +177,13 @@ JUNCTION_BENCHMARK(cuda_path,
   for (int context : contexts) {
     AttentionSetup s{64, 1, context, 32, 8, 128};
     float flash_ms = 0;
-    if (TimeAttention(**cuda, s, &flash_ms) != 0) return 1;
+    if (TimeAttention(*cuda, s, &flash_ms) != 0) return 1;
     PathBuffers b;
     PathPlan plan;
-    if (!MakeInputs(s, b, plan, **cuda)) return 1;
+    if (!MakeInputs(s, b, plan, *cuda)) return 1;
     const PathParams p = Bind(plan, b, s);
-    const cudaStream_t stream = (*cuda)->stream();
-    const float ms = MedianMs(**cuda, [&] { LaunchPathAttention(p, stream); }, 20);
+    const cudaStream_t stream = cuda->stream();
+    const float ms = MedianMs(*cuda, [&] { LaunchPathAttention(p, stream); }, 20);
     if (cudaGetLastError() != cudaSuccess) return 1;
     const double bytes = 3.0 * s.batch * double(context - 1) * s.num_kv_heads * s.head_dim * 2;
     const double tbps = bytes / ms / 1e9;

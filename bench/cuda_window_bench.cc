@@ -101,18 +101,15 @@ JUNCTION_BENCHMARK(cuda_window,
                    "32/8, d=128) vs flash, K/V TB/s vs copy; window prefill vs full flash "
                    "prefill at 1k-32k, d=64/128 [--quick]") {
   using namespace junction::cuda;
-  auto cuda = CudaContext::Default();
-  if (!cuda.ok()) {
-    std::fprintf(stderr, "%s\n", cuda.status().ToString().c_str());
-    return 1;
-  }
+  CudaContext* cuda = BenchContext();
+  if (cuda == nullptr) return 1;
   const bool quick = HasFlag(args, "--quick");
   FILE* out = OpenOut(args);
   char line[512];
-  const double copy_tbps = CopyTbps(**cuda);
+  const double copy_tbps = CopyTbps(*cuda);
   if (copy_tbps < 0) return 1;
   std::snprintf(line, sizeof(line), "device %s copy_tbps=%.2f (read+write, 2 x %zu bytes)\n",
-                (*cuda)->device().name.c_str(), copy_tbps, size_t{2} << 30);
+                cuda->device().name.c_str(), copy_tbps, size_t{2} << 30);
   Emit(out, line);
   const WindowShape w;
   const std::vector<int> totals =
@@ -121,8 +118,8 @@ JUNCTION_BENCHMARK(cuda_window,
     const AttentionSetup s{32, 1, total, 32, 8, 128};
     float ms = 0, flash_ms = 0;
     double bytes = 0;
-    if (TimeWindowAttention(**cuda, s, w, &ms, &bytes) != 0) return 1;
-    if (TimeAttention(**cuda, s, &flash_ms) != 0) return 1;
+    if (TimeWindowAttention(*cuda, s, w, &ms, &bytes) != 0) return 1;
+    if (TimeAttention(*cuda, s, &flash_ms) != 0) return 1;
     const double tbps = bytes / ms / 1e9;
     std::snprintf(line, sizeof(line),
                   "window decode total=%d window=%d sinks=%d batch=%d heads=32/8 d=128 ms=%.4f "
@@ -138,8 +135,8 @@ JUNCTION_BENCHMARK(cuda_window,
       const AttentionSetup s{std::max(1, 32768 / seq), seq, seq, 16, 16, d};
       float ms = 0, flash_ms = 0;
       double bytes = 0;
-      if (TimeWindowAttention(**cuda, s, w, &ms, &bytes) != 0) return 1;
-      if (TimeAttention(**cuda, s, &flash_ms) != 0) return 1;
+      if (TimeWindowAttention(*cuda, s, w, &ms, &bytes) != 0) return 1;
+      if (TimeAttention(*cuda, s, &flash_ms) != 0) return 1;
       // Useful FLOPs: every query against the keys it sees (window, and sinks once past it).
       double pairs = 0;
       for (int p = 0; p < seq; ++p)
