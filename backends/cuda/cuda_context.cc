@@ -1,7 +1,9 @@
 #include "backends/cuda/cuda_context.h"
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "backends/cuda/cuda_backends.h"
 #include "backends/cuda/cuda_check.h"
@@ -53,6 +55,10 @@ absl::Status CudaContext::Init(int device_index) {
   RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   RETURN_IF_CUDA_ERROR(cublasLtCreate(&cublas_));
   ASSIGN_OR_RETURN(workspace_, DeviceBuffer::Allocate(size_t{32} << 20));
+  constexpr bool kProgrammaticByDefault = false;
+  const char* pdl = std::getenv("JUNCTION_CUDA_PDL");
+  const bool wanted = pdl == nullptr ? kProgrammaticByDefault : std::string(pdl) != "0";
+  programmatic_launch_ = wanted && device_.cuda_sm >= 90;
   return absl::OkStatus();
 }
 

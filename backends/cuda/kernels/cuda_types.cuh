@@ -65,6 +65,23 @@ __device__ __forceinline__ float BlockSum(float v, float* scratch /* [32] */) {
 }  // namespace junction::cuda
 
 // Dispatches `body` with `T` bound to the 16-bit CUDA type of a DType (bf16 or fp16).
+// Programmatic dependent launch (sm_90; no-ops elsewhere and when the launch did not ask for it).
+// A kernel calls AllowDependentLaunch() early so that the next kernel, if launched with
+// cudaLaunchAttributeProgrammaticStreamSerialization, gets its CTAs onto free SMs while this one
+// runs; that kernel may then do work that needs nothing of ours (fetch its weights) and must call
+// WaitForPrerequisiteGrids() before it reads anything an earlier kernel wrote: it returns once
+// every earlier grid has completed and its writes are visible.
+__device__ __forceinline__ void AllowDependentLaunch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+__device__ __forceinline__ void WaitForPrerequisiteGrids() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 #define JUNCTION_DISPATCH_HALF(dtype, ...)    \
   do {                                        \
     if ((dtype) == ::junction::DType::kF16) { \

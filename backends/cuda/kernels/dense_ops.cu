@@ -14,6 +14,7 @@ __global__ void EmbeddingKernel(EmbeddingParams p) {
 
 template <typename T>
 __global__ void AddRmsNormKernel(AddRmsNormParams p) {
+  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
   __shared__ float scratch[32];
   const int r = blockIdx.x;
   const int64_t src_row = p.rows ? p.rows[r] : r;
@@ -44,6 +45,7 @@ __global__ void AddRmsNormKernel(AddRmsNormParams p) {
 // at width 4096 on an H100 (ncu, 2026-12-06). Requires width % 4 == 0 and width <= 1024 * kVec.
 template <typename T, int kVec>
 __global__ void __launch_bounds__(256) AddRmsNormRowKernel(AddRmsNormParams p) {
+  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
   __shared__ float scratch[32];
   const int r = blockIdx.x;
   const int64_t src_row = p.rows ? p.rows[r] : r;
@@ -177,6 +179,7 @@ __global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
 
 template <typename T>
 __global__ void OutputGateKernel(OutputGateParams p) {
+  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
   const int64_t width = static_cast<int64_t>(p.num_heads) * p.head_dim;
   const int64_t total = p.num_tokens * width;
   T* x = static_cast<T*>(p.x);
@@ -192,6 +195,7 @@ __global__ void OutputGateKernel(OutputGateParams p) {
 
 template <typename T>
 __global__ void SwiGluKernel(SwiGluParams p) {
+  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
   const int64_t total = p.rows * p.width;
   const T* in = static_cast<const T*>(p.gate_up);
   T* out = static_cast<T*>(p.out);
@@ -206,6 +210,7 @@ __global__ void SwiGluKernel(SwiGluParams p) {
 
 template <typename T>
 __global__ void Relu2Kernel(T* x, int64_t count) {
+  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const float v = fmaxf(ToFloat(x[i]), 0.0f);

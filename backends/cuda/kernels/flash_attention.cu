@@ -117,6 +117,7 @@ constexpr int kMinCtasPerSm = D == 64 && !kDecode ? 2 : 1;
 template <typename T, int D, int kWarps, bool kDecode>
 __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
     FlashKernel(const FlashParams p) {
+  AllowDependentLaunch();  // the output projection may be a programmatic GEMM
   using S = FlashShape<D, kWarps, kDecode>;
   constexpr int kN = kFlashKeyTile;
   constexpr int kChunks = D / 8;
@@ -368,6 +369,7 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
 
 template <typename T, int D>
 __global__ void FlashMergeKernel(const FlashParams p) {
+  AllowDependentLaunch();  // the output projection may be a programmatic GEMM
   constexpr int kR = kFlashDecodeRows;
   const FlashMergeItem merge = p.merges[blockIdx.x];
   const FlashChunk chunk = p.chunks[merge.chunk];

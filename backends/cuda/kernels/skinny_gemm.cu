@@ -57,6 +57,14 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(SkinnyGemmParams
   const int k8 = p.k / 8;  // 16-byte vectors per row
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row) * k8;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
+  if (p.programmatic) {
+    // The weights need nothing of the previous kernel: fetch this row into L2 (one 128-byte
+    // line per prefetch) while it finishes, then wait for x.
+    const char* bytes = reinterpret_cast<const char*>(w);
+    for (int line = lane; line * 128 < p.k * 2; line += 32)
+      asm volatile("prefetch.global.L2 [%0];\n" ::"l"(bytes + line * 128));
+    WaitForPrerequisiteGrids();
+  }
   float acc[M];
 #pragma unroll
   for (int r = 0; r < M; ++r) acc[r] = 0.0f;
@@ -86,11 +94,19 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(SkinnyGemmParams
 
 template <typename T, typename Out>
 void Launch(const SkinnyGemmParams& p, cudaStream_t stream) {
-  const int blocks = (p.n + kWarps - 1) / kWarps;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3((p.n + kWarps - 1) / kWarps);
+  config.blockDim = dim3(kWarps * 32);
+  config.stream = stream;
+  cudaLaunchAttribute attribute = {};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attribute;
+  config.numAttrs = p.programmatic ? 1 : 0;
   if (p.m == 1) {
-    SkinnyGemmKernel<T, Out, 1><<<blocks, kWarps * 32, 0, stream>>>(p);
+    cudaLaunchKernelEx(&config, SkinnyGemmKernel<T, Out, 1>, p);
   } else {
-    SkinnyGemmKernel<T, Out, 2><<<blocks, kWarps * 32, 0, stream>>>(p);
+    cudaLaunchKernelEx(&config, SkinnyGemmKernel<T, Out, 2>, p);
   }
 }
 

@@ -26,6 +26,9 @@ struct SkinnyGemmParams {
   int n = 0;
   int k = 0;
   float alpha = 1.0f;
+  // Launch as a programmatic dependent of the previous kernel (sm_90): the CTAs that fit start
+  // prefetching their rows of w into L2 while that kernel finishes, then wait for it.
+  bool programmatic = false;
 };
 
 // Whether the kernel takes the problem: 1 <= m <= kSkinnyGemmMaxRows, k a multiple of 8 and x,

@@ -3,6 +3,7 @@
 
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/gemm.h"
+#include "backends/cuda/kernels/skinny_gemm.h"
 #include "engine/model/rope.h"
 #include "tests/backends/cuda/cuda_test_util.h"
 
@@ -55,6 +56,46 @@ TEST_CASE("gemm bf16/fp16 in, 16-bit or float32 out", "[gpu][cuda]") {
         // Float32 out keeps the float32 accumulation's accuracy; 16-bit out adds its rounding.
         CHECK(s.relative_l2 <= (out_type == DType::kF32 ? 1e-5 : 1e-2));
       }
+}
+
+TEST_CASE("skinny gemm as a programmatic dependent reads what its predecessor wrote",
+          "[gpu][cuda]") {
+  if (!HaveGpu()) return;
+  std::mt19937 rng(11);
+  const cudaStream_t stream = Cuda().stream();
+  const DType dtype = DType::kBF16;
+  for (int m : {1, 2})
+    for (auto [n, k] : {std::pair{4096, 14336}, std::pair{33, 2056}}) {
+      const auto gate_up = RoundToHalf(RandomVector(rng, size_t(m) * 2 * k, 2.0f), dtype);
+      const auto w = RoundToHalf(RandomVector(rng, size_t(n) * k), dtype);
+      DeviceBuffer gu_d = UploadHalf(gate_up, dtype), w_d = UploadHalf(w, dtype);
+      for (int rep = 0; rep < 5; ++rep) {
+        INFO("m=" << m << " n=" << n << " k=" << k << " rep " << rep);
+        // The GEMM's input is NaN until SwiGlu, the kernel just before it, has run: a GEMM
+        // that read it before waiting would give NaN.
+        DeviceBuffer act_d = PoisonedHalf(size_t(m) * k);
+        auto y_d = DeviceBuffer::Allocate(size_t(m) * n * 4);
+        REQUIRE(y_d.ok());
+        LaunchSwiGlu({gu_d.data(), act_d.data(), m, k}, dtype, stream);
+        SkinnyGemmParams p{act_d.data(), w_d.data(), y_d->data(), m, n, k, 1.0f};
+        p.programmatic = true;
+        REQUIRE(SkinnyGemmSupported(p, dtype));
+        LaunchSkinnyGemm(p, dtype, DType::kF32, stream);
+        REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+        const std::vector<float> act = DownloadHalf(act_d, size_t(m) * k, dtype);
+        const std::vector<float> y = DownloadRaw<float>(*y_d, size_t(m) * n);
+        std::vector<double> ref(size_t(m) * n);
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < n; ++j) {
+            double acc = 0;
+            for (int t = 0; t < k; ++t) acc += double(act[size_t(i) * k + t]) * w[size_t(j) * k + t];
+            ref[size_t(i) * n + j] = acc;
+          }
+        const ErrorStats s = Compare(y, ref);
+        CHECK_FALSE(s.has_nan);
+        CHECK(s.relative_l2 <= 1e-5);
+      }
+    }
 }
 
 TEST_CASE("embedding, add + rmsnorm (all rows and selected rows), swiglu, bias", "[gpu][cuda]") {
