@@ -44,9 +44,8 @@ struct CudaRunnerOptions {
   // Pinned backend name per mixer kind; empty = the first CUDA backend that accepts the layer.
   std::map<MixerKind, std::string> pinned;
   // Decode-only steps whose every layer opts in (MixerLayer::AppendGraphKey) are replayed as
-  // CUDA graphs (backends/cuda/decode_graphs.h); false: every step runs eagerly. Off by default
-  // until tests/backends/cuda/decode_graphs_test.cc has passed on a device.
-  bool cuda_graphs = false;
+  // CUDA graphs (backends/cuda/decode_graphs.h); false: every step runs eagerly.
+  bool cuda_graphs = true;
 };
 
 // How a CUDA runner's keyed decode steps ran (see backends/cuda/decode_graphs.h).

@@ -61,7 +61,7 @@ absl::StatusOr<RunnerFactory> MakeRunnerFactory(const ModelSpec& spec,
                                                 std::shared_ptr<const WeightStore> weights,
                                                 const DeviceInfo& device, BackendRegistry& registry,
                                                 const std::string& pinned_attention,
-                                                bool cuda_graphs = false);
+                                                bool cuda_graphs = true);
 
 // Reads DIR/config.json (spec), the safetensors weights, DIR/tokenizer.json (+ config), picks the
 // device (ChooseDevice; the choice and its reason go to stderr), registers that device's

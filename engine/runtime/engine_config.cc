@@ -82,15 +82,18 @@ bool ParseEngineFlag(int argc, char** argv, int* index, EngineConfig& config,
   static const char* kFlags[] = {"--kv-memory",          "--block-size",       "--max-seqs",
                                  "--max-batched-tokens", "--no-prefix-cache",  "--max-waiting",
                                  "--attention-backend",  "--attention-policy", "--window-sinks",
-                                 "--window-size",        "--device-sampling",  "--cuda-graphs"};
+                                 "--window-size",        "--device-sampling",  "--cuda-graphs",
+                                 "--no-device-sampling", "--no-cuda-graphs"};
   if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags)) return false;
   if (flag == "--no-prefix-cache") {
     config.prefix_cache = false;
     if (inline_value) problems.push_back("--no-prefix-cache takes no value");
     return true;
   }
-  if (flag == "--device-sampling" || flag == "--cuda-graphs") {
-    (flag == "--device-sampling" ? config.device_sampling : config.cuda_graphs) = true;
+  if (flag == "--device-sampling" || flag == "--cuda-graphs" || flag == "--no-device-sampling" ||
+      flag == "--no-cuda-graphs") {
+    const bool on = flag.rfind("--no-", 0) != 0;
+    (flag.find("sampling") != std::string::npos ? config.device_sampling : config.cuda_graphs) = on;
     if (inline_value) problems.push_back(flag + " takes no value");
     return true;
   }
@@ -144,10 +147,10 @@ std::string EngineFlagsUsage() {
   --attention-policy P      auto | full | window (default auto: full while the request fits)
   --window-sinks N          window policy: attention sinks kept (default 4)
   --window-size N           window policy: window in tokens (default: context - sinks)
-  --device-sampling         sample on the GPU the tokens of requests without penalties or
-                            log-probabilities (default: every token on the host)
-  --cuda-graphs             replay decode steps as CUDA graphs where every layer allows it
-                            (default: off)
+  --no-device-sampling      sample every token on the host (default: the GPU runner samples
+                            the tokens of requests without penalties or log-probabilities)
+  --no-cuda-graphs          run every decode step eagerly (default: the GPU runner replays
+                            decode steps as CUDA graphs where every layer allows it)
 )";
 }
 

@@ -448,11 +448,10 @@ int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl) {
-  // The Hopper kernel matched a float64 reference in its standalone harness and ran 151-240 vs
-  // 143-209 TFLOP/s at d = 128 (178 vs 188 at d = 64; H100, 2026-12-06), but its in-tree [gpu]
-  // cases have not run on a device yet: until they have, kAuto keeps the portable kernel and
-  // kSm90 opts in. Then kAuto takes it for d = 128.
-  constexpr bool kSm90ByDefault = false;
+  // kAuto takes the Hopper kernel for d = 128: 151 / 210 / 232 vs 143 / 191 / 211 TFLOP/s at
+  // 1k / 4k / 16k (junction-bench cuda_attention_prefill, H100, 2026-12-06). At d = 64 it was
+  // slower (174 vs 190 at 4k), so the portable kernel keeps d = 64.
+  constexpr bool kSm90ByDefault = true;
   const bool sm90 = impl == FlashPrefillImpl::kSm90 ||
                     (kSm90ByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
   if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {

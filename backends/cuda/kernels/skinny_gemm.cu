@@ -57,14 +57,9 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(SkinnyGemmParams
   const int k8 = p.k / 8;  // 16-byte vectors per row
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row) * k8;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
-  if (p.programmatic) {
-    // The weights need nothing of the previous kernel: fetch this row into L2 (one 128-byte
-    // line per prefetch) while it finishes, then wait for x.
-    const char* bytes = reinterpret_cast<const char*>(w);
-    for (int line = lane; line * 128 < p.k * 2; line += 32)
-      asm volatile("prefetch.global.L2 [%0];\n" ::"l"(bytes + line * 128));
-    WaitForPrerequisiteGrids();
-  }
+  // Launched as a programmatic dependent, the CTA may be running before the kernel that writes
+  // x has finished.
+  if (p.programmatic) WaitForPrerequisiteGrids();
   float acc[M];
 #pragma unroll
   for (int r = 0; r < M; ++r) acc[r] = 0.0f;

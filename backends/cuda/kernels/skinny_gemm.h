@@ -26,8 +26,8 @@ struct SkinnyGemmParams {
   int n = 0;
   int k = 0;
   float alpha = 1.0f;
-  // Launch as a programmatic dependent of the previous kernel (sm_90): the CTAs that fit start
-  // prefetching their rows of w into L2 while that kernel finishes, then wait for it.
+  // Launch as a programmatic dependent of the previous kernel (sm_90): the CTAs are scheduled
+  // while that kernel finishes and wait for it before reading x.
   bool programmatic = false;
 };
 

@@ -213,21 +213,32 @@ TEST_CASE("engine: an unseeded request samples with one seed drawn at admission"
         FakeDeviceReferenceIds(model, requests[1].prompt, requests[1].sampling, seed1, {}));
 }
 
-TEST_CASE("engine: device sampling is opt-in; off, every row goes to the host Sampler") {
-  EngineConfig config;
-  CHECK(!config.device_sampling);  // off by default: see engine.h
-  CHECK(!config.cuda_graphs);
+TEST_CASE("engine: device sampling is on by default; off, every row goes to the host Sampler") {
+  EngineConfig defaults;
+  CHECK(defaults.device_sampling);  // on by default: see engine.h
+  CHECK(defaults.cuda_graphs);
   std::vector<std::string> problems;
-  std::vector<std::string> args = {"x", "--device-sampling", "--cuda-graphs", "--cuda-graphs=1"};
+  std::vector<std::string> args = {"x", "--no-device-sampling", "--no-cuda-graphs",
+                                   "--no-cuda-graphs=1"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   EngineConfig flags;
   for (int index = 1; index < 4; ++index)
     REQUIRE(ParseEngineFlag(4, argv.data(), &index, flags, problems));
+  CHECK(!flags.device_sampling);
+  CHECK(!flags.cuda_graphs);
+  REQUIRE(problems.size() == 1);  // an inline value is refused, as for --no-prefix-cache
+  CHECK(problems[0].find("--no-cuda-graphs") != std::string::npos);
+  std::vector<std::string> on = {"x", "--device-sampling", "--cuda-graphs"};
+  std::vector<char*> on_argv;
+  for (std::string& a : on) on_argv.push_back(a.data());
+  for (int index = 1; index < 3; ++index)
+    REQUIRE(ParseEngineFlag(3, on_argv.data(), &index, flags, problems));
   CHECK(flags.device_sampling);
   CHECK(flags.cuda_graphs);
-  REQUIRE(problems.size() == 1);  // an inline value is refused, as for --no-prefix-cache
-  CHECK(problems[0].find("--cuda-graphs") != std::string::npos);
+
+  EngineConfig config;
+  config.device_sampling = false;
 
   FakeModelOptions model;
   model.device_sampling = true;
