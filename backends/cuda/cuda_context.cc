@@ -7,6 +7,7 @@
 
 #include "backends/cuda/cuda_backends.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/kernels/launch.cuh"
 #include "engine/common/status_macros.h"
 
 namespace junction::cuda {
@@ -55,10 +56,9 @@ absl::Status CudaContext::Init(int device_index) {
   RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   RETURN_IF_CUDA_ERROR(cublasLtCreate(&cublas_));
   ASSIGN_OR_RETURN(workspace_, DeviceBuffer::Allocate(size_t{32} << 20));
-  constexpr bool kProgrammaticByDefault = false;
   const char* pdl = std::getenv("JUNCTION_CUDA_PDL");
-  const bool wanted = pdl == nullptr ? kProgrammaticByDefault : std::string(pdl) != "0";
-  programmatic_launch_ = wanted && device_.cuda_sm >= 90;
+  programmatic_launch_ = (pdl == nullptr || std::string(pdl) != "0") && device_.cuda_sm >= 90;
+  SetProgrammaticLaunch(programmatic_launch_);
   return absl::OkStatus();
 }
 

@@ -25,9 +25,8 @@ class CudaContext {
   size_t workspace_bytes() const { return workspace_.size_bytes(); }
   int num_sms() const { return num_sms_; }
   const DeviceInfo& device() const { return device_; }
-  // Whether decode kernels are launched as programmatic dependents of their predecessors
-  // (kernels/cuda_types.cuh, AllowDependentLaunch): on sm_90+ unless JUNCTION_CUDA_PDL=0, and
-  // off unless JUNCTION_CUDA_PDL=1 until it has been measured on the device.
+  // Whether the forward pass's kernels are launched as programmatic dependents of the kernel
+  // before them (kernels/launch.cuh): on sm_90+ unless JUNCTION_CUDA_PDL=0.
   bool programmatic_launch() const { return programmatic_launch_; }
 
   // Blocks the host until the stream's work is done.

@@ -71,7 +71,7 @@ absl::Status Gemm(const CudaContext& context, const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return absl::OkStatus();
   // Decode's few-row products go to the bandwidth kernel (skinny_gemm.h says why).
   const SkinnyGemmParams skinny{g.x, g.w, g.y, static_cast<int>(g.m), static_cast<int>(g.n),
-                                static_cast<int>(g.k), g.alpha, context.programmatic_launch()};
+                                static_cast<int>(g.k), g.alpha};
   if (g.allow_skinny && g.m <= kSkinnyGemmMaxRows && g.n <= INT32_MAX && g.k <= INT32_MAX &&
       SkinnyGemmSupported(skinny, g.in_type)) {
     LaunchSkinnyGemm(skinny, g.in_type, g.out_type, context.stream());

@@ -82,6 +82,12 @@ __device__ __forceinline__ void WaitForPrerequisiteGrids() {
 #endif
 }
 
+// The first statement of every kernel launched through LaunchKernel (launch.cuh).
+__device__ __forceinline__ void DependentKernelPrologue() {
+  AllowDependentLaunch();
+  WaitForPrerequisiteGrids();
+}
+
 #define JUNCTION_DISPATCH_HALF(dtype, ...)    \
   do {                                        \
     if ((dtype) == ::junction::DType::kF16) { \

@@ -1,11 +1,13 @@
 #include "backends/cuda/kernels/cuda_types.cuh"
 #include "backends/cuda/kernels/dense_ops.h"
+#include "backends/cuda/kernels/launch.cuh"
 
 namespace junction::cuda {
 namespace {
 
 template <typename T>
 __global__ void EmbeddingKernel(EmbeddingParams p) {
+  DependentKernelPrologue();
   const int t = blockIdx.x;
   const T* row = static_cast<const T*>(p.table) + static_cast<int64_t>(p.ids[t]) * p.width;
   float* out = p.out + static_cast<int64_t>(t) * p.width;
@@ -14,7 +16,7 @@ __global__ void EmbeddingKernel(EmbeddingParams p) {
 
 template <typename T>
 __global__ void AddRmsNormKernel(AddRmsNormParams p) {
-  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
+  DependentKernelPrologue();
   __shared__ float scratch[32];
   const int r = blockIdx.x;
   const int64_t src_row = p.rows ? p.rows[r] : r;
@@ -45,7 +47,7 @@ __global__ void AddRmsNormKernel(AddRmsNormParams p) {
 // at width 4096 on an H100 (ncu, 2026-12-06). Requires width % 4 == 0 and width <= 1024 * kVec.
 template <typename T, int kVec>
 __global__ void __launch_bounds__(256) AddRmsNormRowKernel(AddRmsNormParams p) {
-  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
+  DependentKernelPrologue();
   __shared__ float scratch[32];
   const int r = blockIdx.x;
   const int64_t src_row = p.rows ? p.rows[r] : r;
@@ -116,6 +118,7 @@ __device__ void RotateHead(float* x, const PrepareQkvParams& p, int position, bo
 // staged in shared memory as float32 so the norm and the rotation see the biased values.
 template <typename T>
 __global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
+  DependentKernelPrologue();
   extern __shared__ float staged[];  // [warps][head_dim]
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int heads_per_token = p.num_heads + 2 * p.num_kv_heads;
@@ -179,7 +182,7 @@ __global__ void PrepareQkvKernel(PrepareQkvParams p, int max_head_dim) {
 
 template <typename T>
 __global__ void OutputGateKernel(OutputGateParams p) {
-  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
+  DependentKernelPrologue();
   const int64_t width = static_cast<int64_t>(p.num_heads) * p.head_dim;
   const int64_t total = p.num_tokens * width;
   T* x = static_cast<T*>(p.x);
@@ -195,7 +198,7 @@ __global__ void OutputGateKernel(OutputGateParams p) {
 
 template <typename T>
 __global__ void SwiGluKernel(SwiGluParams p) {
-  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
+  DependentKernelPrologue();
   const int64_t total = p.rows * p.width;
   const T* in = static_cast<const T*>(p.gate_up);
   T* out = static_cast<T*>(p.out);
@@ -210,7 +213,7 @@ __global__ void SwiGluKernel(SwiGluParams p) {
 
 template <typename T>
 __global__ void Relu2Kernel(T* x, int64_t count) {
-  AllowDependentLaunch();  // the next kernel may be a programmatic GEMM
+  DependentKernelPrologue();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const float v = fmaxf(ToFloat(x[i]), 0.0f);
@@ -220,6 +223,7 @@ __global__ void Relu2Kernel(T* x, int64_t count) {
 
 template <typename T>
 __global__ void AddBiasKernel(T* x, const float* bias, int64_t rows, int64_t width) {
+  DependentKernelPrologue();
   const int64_t total = rows * width;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
@@ -234,7 +238,7 @@ int GridFor(int64_t total, int threads) {
 
 void LaunchEmbedding(const EmbeddingParams& p, DType dtype, cudaStream_t stream) {
   if (p.num_tokens == 0) return;
-  JUNCTION_DISPATCH_HALF(dtype, EmbeddingKernel<T><<<p.num_tokens, 256, 0, stream>>>(p));
+  JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(EmbeddingKernel<T>, p.num_tokens, 256, 0, stream, p));
 }
 
 void LaunchAddRmsNorm(const AddRmsNormParams& p, DType dtype, cudaStream_t stream) {
@@ -243,16 +247,16 @@ void LaunchAddRmsNorm(const AddRmsNormParams& p, DType dtype, cudaStream_t strea
   // float32 residual and of the weight aligned (their bases come from cudaMalloc).
   if (p.width % 4 == 0 && p.width <= 1024 * 8) {
     if (p.width <= 1024 * 2) {
-      JUNCTION_DISPATCH_HALF(dtype, AddRmsNormRowKernel<T, 2><<<p.num_rows, 256, 0, stream>>>(p));
+      JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(AddRmsNormRowKernel<T, 2>, p.num_rows, 256, 0, stream, p));
     } else if (p.width <= 1024 * 4) {
-      JUNCTION_DISPATCH_HALF(dtype, AddRmsNormRowKernel<T, 4><<<p.num_rows, 256, 0, stream>>>(p));
+      JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(AddRmsNormRowKernel<T, 4>, p.num_rows, 256, 0, stream, p));
     } else {
-      JUNCTION_DISPATCH_HALF(dtype, AddRmsNormRowKernel<T, 8><<<p.num_rows, 256, 0, stream>>>(p));
+      JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(AddRmsNormRowKernel<T, 8>, p.num_rows, 256, 0, stream, p));
     }
     return;
   }
   const int threads = p.width >= 1024 ? 1024 : (p.width + 31) / 32 * 32;
-  JUNCTION_DISPATCH_HALF(dtype, AddRmsNormKernel<T><<<p.num_rows, threads, 0, stream>>>(p));
+  JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(AddRmsNormKernel<T>, p.num_rows, threads, 0, stream, p));
 }
 
 void LaunchPrepareQkv(const PrepareQkvParams& p, DType dtype, cudaStream_t stream) {
@@ -262,32 +266,32 @@ void LaunchPrepareQkv(const PrepareQkvParams& p, DType dtype, cudaStream_t strea
   const int blocks = static_cast<int>((tasks + kWarps - 1) / kWarps);
   const size_t smem = sizeof(float) * kWarps * p.head_dim;
   JUNCTION_DISPATCH_HALF(dtype,
-                         PrepareQkvKernel<T><<<blocks, kWarps * 32, smem, stream>>>(p, p.head_dim));
+                         LaunchKernel(PrepareQkvKernel<T>, blocks, kWarps * 32, smem, stream, p, p.head_dim));
 }
 
 void LaunchOutputGate(const OutputGateParams& p, DType dtype, cudaStream_t stream) {
   const int64_t total = static_cast<int64_t>(p.num_tokens) * p.num_heads * p.head_dim;
   if (total == 0) return;
-  JUNCTION_DISPATCH_HALF(dtype, OutputGateKernel<T><<<GridFor(total, 256), 256, 0, stream>>>(p));
+  JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(OutputGateKernel<T>, GridFor(total, 256), 256, 0, stream, p));
 }
 
 void LaunchSwiGlu(const SwiGluParams& p, DType dtype, cudaStream_t stream) {
   if (p.rows * p.width == 0) return;
   JUNCTION_DISPATCH_HALF(dtype,
-                         SwiGluKernel<T><<<GridFor(p.rows * p.width, 256), 256, 0, stream>>>(p));
+                         LaunchKernel(SwiGluKernel<T>, GridFor(p.rows * p.width, 256), 256, 0, stream, p));
 }
 
 void LaunchRelu2(void* x, int64_t count, DType dtype, cudaStream_t stream) {
   if (count == 0) return;
-  JUNCTION_DISPATCH_HALF(dtype, Relu2Kernel<T><<<GridFor(count, 256), 256, 0, stream>>>(
-                                    static_cast<T*>(x), count));
+  JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(Relu2Kernel<T>, GridFor(count, 256), 256, 0, stream,
+                                             static_cast<T*>(x), count));
 }
 
 void LaunchAddBias(void* x, const float* bias, int64_t rows, int64_t width, DType dtype,
                    cudaStream_t stream) {
   if (rows * width == 0) return;
-  JUNCTION_DISPATCH_HALF(dtype, AddBiasKernel<T><<<GridFor(rows * width, 256), 256, 0, stream>>>(
-                                    static_cast<T*>(x), bias, rows, width));
+  JUNCTION_DISPATCH_HALF(dtype, LaunchKernel(AddBiasKernel<T>, GridFor(rows * width, 256), 256, 0,
+                                             stream, static_cast<T*>(x), bias, rows, width));
 }
 
 }  // namespace junction::cuda

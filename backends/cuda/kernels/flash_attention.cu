@@ -11,6 +11,7 @@
 #include "backends/cuda/kernels/cuda_types.cuh"
 #include "backends/cuda/kernels/flash_attention.h"
 #include "backends/cuda/kernels/flash_prefill_sm90.h"
+#include "backends/cuda/kernels/launch.cuh"
 
 namespace junction::cuda {
 namespace {
@@ -117,7 +118,7 @@ constexpr int kMinCtasPerSm = D == 64 && !kDecode ? 2 : 1;
 template <typename T, int D, int kWarps, bool kDecode>
 __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
     FlashKernel(const FlashParams p) {
-  AllowDependentLaunch();  // the output projection may be a programmatic GEMM
+  DependentKernelPrologue();
   using S = FlashShape<D, kWarps, kDecode>;
   constexpr int kN = kFlashKeyTile;
   constexpr int kChunks = D / 8;
@@ -369,7 +370,7 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
 
 template <typename T, int D>
 __global__ void FlashMergeKernel(const FlashParams p) {
-  AllowDependentLaunch();  // the output projection may be a programmatic GEMM
+  DependentKernelPrologue();
   constexpr int kR = kFlashDecodeRows;
   const FlashMergeItem merge = p.merges[blockIdx.x];
   const FlashChunk chunk = p.chunks[merge.chunk];
@@ -407,9 +408,9 @@ void LaunchFlash(const FlashParams& p, cudaStream_t stream) {
     return true;
   }();
   (void)configured;
-  if (p.num_items > 0) kernel<<<p.num_items, S::kThreads, smem, stream>>>(p);
+  if (p.num_items > 0) LaunchKernel(kernel, p.num_items, S::kThreads, smem, stream, p);
   if constexpr (kDecode) {
-    if (p.num_merges > 0) FlashMergeKernel<T, D><<<p.num_merges, 128, 0, stream>>>(p);
+    if (p.num_merges > 0) LaunchKernel(FlashMergeKernel<T, D>, p.num_merges, 128, 0, stream, p);
   }
 }
 

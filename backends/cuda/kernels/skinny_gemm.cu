@@ -1,6 +1,7 @@
 #include "backends/cuda/kernels/skinny_gemm.h"
 
 #include "backends/cuda/kernels/cuda_types.cuh"
+#include "backends/cuda/kernels/launch.cuh"
 
 namespace junction::cuda {
 namespace {
@@ -51,15 +52,13 @@ __device__ __forceinline__ __half Store<__half>(float v) {
 // One warp per row of w (one output column); M rows of x.
 template <typename T, typename Out, int M>
 __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(SkinnyGemmParams p) {
+  DependentKernelPrologue();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int row = blockIdx.x * kWarps + warp;
   if (row >= p.n) return;
   const int k8 = p.k / 8;  // 16-byte vectors per row
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row) * k8;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
-  // Launched as a programmatic dependent, the CTA may be running before the kernel that writes
-  // x has finished.
-  if (p.programmatic) WaitForPrerequisiteGrids();
   float acc[M];
 #pragma unroll
   for (int r = 0; r < M; ++r) acc[r] = 0.0f;
@@ -89,19 +88,11 @@ __global__ void __launch_bounds__(kWarps * 32) SkinnyGemmKernel(SkinnyGemmParams
 
 template <typename T, typename Out>
 void Launch(const SkinnyGemmParams& p, cudaStream_t stream) {
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3((p.n + kWarps - 1) / kWarps);
-  config.blockDim = dim3(kWarps * 32);
-  config.stream = stream;
-  cudaLaunchAttribute attribute = {};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = &attribute;
-  config.numAttrs = p.programmatic ? 1 : 0;
+  const int blocks = (p.n + kWarps - 1) / kWarps;
   if (p.m == 1) {
-    cudaLaunchKernelEx(&config, SkinnyGemmKernel<T, Out, 1>, p);
+    LaunchKernel(SkinnyGemmKernel<T, Out, 1>, blocks, kWarps * 32, 0, stream, p);
   } else {
-    cudaLaunchKernelEx(&config, SkinnyGemmKernel<T, Out, 2>, p);
+    LaunchKernel(SkinnyGemmKernel<T, Out, 2>, blocks, kWarps * 32, 0, stream, p);
   }
 }
 

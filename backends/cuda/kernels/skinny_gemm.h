@@ -26,9 +26,6 @@ struct SkinnyGemmParams {
   int n = 0;
   int k = 0;
   float alpha = 1.0f;
-  // Launch as a programmatic dependent of the previous kernel (sm_90): the CTAs are scheduled
-  // while that kernel finishes and wait for it before reading x.
-  bool programmatic = false;
 };
 
 // Whether the kernel takes the problem: 1 <= m <= kSkinnyGemmMaxRows, k a multiple of 8 and x,

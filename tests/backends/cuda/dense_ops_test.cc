@@ -3,6 +3,7 @@
 
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/gemm.h"
+#include "backends/cuda/kernels/launch.cuh"
 #include "backends/cuda/kernels/skinny_gemm.h"
 #include "engine/model/rope.h"
 #include "tests/backends/cuda/cuda_test_util.h"
@@ -61,6 +62,9 @@ TEST_CASE("gemm bf16/fp16 in, 16-bit or float32 out", "[gpu][cuda]") {
 TEST_CASE("skinny gemm as a programmatic dependent reads what its predecessor wrote",
           "[gpu][cuda]") {
   if (!HaveGpu()) return;
+  // Both launched as programmatic dependents (sm_90; elsewhere this is the ordinary launch).
+  const bool was = ProgrammaticLaunch();
+  SetProgrammaticLaunch(true);
   std::mt19937 rng(11);
   const cudaStream_t stream = Cuda().stream();
   const DType dtype = DType::kBF16;
@@ -77,8 +81,7 @@ TEST_CASE("skinny gemm as a programmatic dependent reads what its predecessor wr
         auto y_d = DeviceBuffer::Allocate(size_t(m) * n * 4);
         REQUIRE(y_d.ok());
         LaunchSwiGlu({gu_d.data(), act_d.data(), m, k}, dtype, stream);
-        SkinnyGemmParams p{act_d.data(), w_d.data(), y_d->data(), m, n, k, 1.0f};
-        p.programmatic = true;
+        const SkinnyGemmParams p{act_d.data(), w_d.data(), y_d->data(), m, n, k, 1.0f};
         REQUIRE(SkinnyGemmSupported(p, dtype));
         LaunchSkinnyGemm(p, dtype, DType::kF32, stream);
         REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
@@ -96,6 +99,7 @@ TEST_CASE("skinny gemm as a programmatic dependent reads what its predecessor wr
         CHECK(s.relative_l2 <= 1e-5);
       }
     }
+  SetProgrammaticLaunch(was);
 }
 
 TEST_CASE("embedding, add + rmsnorm (all rows and selected rows), swiglu, bias", "[gpu][cuda]") {

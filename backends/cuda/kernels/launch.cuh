@@ -1,0 +1,36 @@
+// Kernel launches of the forward pass. With programmatic dependent launch on (sm_90;
+// CudaContext turns it on unless JUNCTION_CUDA_PDL=0), each kernel is launched as a programmatic
+// dependent of the kernel before it on the stream: its CTAs are scheduled while that kernel
+// finishes instead of after it, which hides part of the launch gap between the many short
+// kernels of a decode step (batch-1 decode on the 8B shape: 5.01 -> 4.87 ms/token, H200,
+// 2026-12-06, with the skinny GEMMs alone).
+//
+// The rule that keeps this correct: every kernel launched through LaunchKernel starts with
+// DependentKernelPrologue() (cuda_types.cuh), which waits for the kernels before it to complete
+// before any of its threads touches global memory.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace junction::cuda {
+
+void SetProgrammaticLaunch(bool on);
+bool ProgrammaticLaunch();
+
+template <typename... Params, typename... Args>
+void LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                  cudaStream_t stream, Args... args) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute attribute = {};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attribute;
+  config.numAttrs = ProgrammaticLaunch() ? 1 : 0;
+  cudaLaunchKernelEx(&config, kernel, args...);
+}
+
+}  // namespace junction::cuda
