@@ -57,7 +57,7 @@ absl::Status CudaContext::Init(int device_index) {
   RETURN_IF_CUDA_ERROR(cublasLtCreate(&cublas_));
   ASSIGN_OR_RETURN(workspace_, DeviceBuffer::Allocate(size_t{32} << 20));
   const char* pdl = std::getenv("JUNCTION_CUDA_PDL");
-  programmatic_launch_ = (pdl == nullptr || std::string(pdl) != "0") && device_.cuda_sm >= 90;
+  programmatic_launch_ = pdl != nullptr && std::string(pdl) == "1" && device_.cuda_sm >= 90;
   SetProgrammaticLaunch(programmatic_launch_);
   return absl::OkStatus();
 }

@@ -26,7 +26,7 @@ class CudaContext {
   int num_sms() const { return num_sms_; }
   const DeviceInfo& device() const { return device_; }
   // Whether the forward pass's kernels are launched as programmatic dependents of the kernel
-  // before them (kernels/launch.cuh): on sm_90+ unless JUNCTION_CUDA_PDL=0.
+  // before them (kernels/launch.cuh): on sm_90+ with JUNCTION_CUDA_PDL=1; off by default.
   bool programmatic_launch() const { return programmatic_launch_; }
 
   // Blocks the host until the stream's work is done.

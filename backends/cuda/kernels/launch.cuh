@@ -1,9 +1,9 @@
 // Kernel launches of the forward pass. With programmatic dependent launch on (sm_90;
-// CudaContext turns it on unless JUNCTION_CUDA_PDL=0), each kernel is launched as a programmatic
-// dependent of the kernel before it on the stream: its CTAs are scheduled while that kernel
-// finishes instead of after it, which hides part of the launch gap between the many short
-// kernels of a decode step (batch-1 decode on the 8B shape: 5.01 -> 4.87 ms/token, H200,
-// 2026-12-06, with the skinny GEMMs alone).
+// JUNCTION_CUDA_PDL=1, read by CudaContext), each kernel is launched as a programmatic dependent
+// of the kernel before it on the stream: its CTAs are scheduled while that kernel finishes
+// instead of after it, to hide part of the launch gap between the short kernels of a decode
+// step. Off by default: with the skinny GEMMs alone it gained 2.6 % at batch 1 (8B shape, H200),
+// but with every kernel it lost 3.5 % (H100), both 2026-12-06 (docs/performance.md).
 //
 // The rule that keeps this correct: every kernel launched through LaunchKernel starts with
 // DependentKernelPrologue() (cuda_types.cuh), which waits for the kernels before it to complete
