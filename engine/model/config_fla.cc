@@ -32,9 +32,15 @@ FlaCommon ReadCommon(ConfigReader& c, ModelSpec& spec, int default_layers) {
   if (c.Has("intermediate_size")) {
     common.intermediate = c.Int("intermediate_size");
   } else {
+    // fla's default: hidden * ratio * 2/3, rounded up to a multiple of 256. Checked in double
+    // before the conversion, so a huge or negative ratio is an error, not an overflow.
     const double ratio = c.Double("hidden_ratio", 4.0);
-    const int size = static_cast<int>(spec.hidden_size * ratio * 2.0 / 3.0);
-    common.intermediate = 256 * ((size + 255) / 256);
+    const double size = spec.hidden_size * ratio * 2.0 / 3.0;
+    if (!(size >= 1.0 && size <= double{1 << 30})) {
+      c.Error("hidden_ratio must give an intermediate size in [1, 2^30]");
+    } else {
+      common.intermediate = 256 * ((static_cast<int>(size) + 255) / 256);
+    }
   }
   if (!c.Bool("elementwise_affine", true)) c.Error("elementwise_affine = false is not supported");
   common.tied = c.Bool("tie_word_embeddings", false);

@@ -101,4 +101,22 @@ TEST_CASE("unsupported configs are errors that say what is supported", "[config]
   CHECK_FALSE(ParseModelConfig(nlohmann::json::object()).ok());
 }
 
+TEST_CASE("fla configs: hidden_ratio gives the MLP size, out-of-range ratios are errors",
+          "[config]") {
+  nlohmann::json c = nlohmann::json::parse(R"({
+    "architectures": ["GatedDeltaNetForCausalLM"], "hidden_size": 96, "vocab_size": 256,
+    "num_hidden_layers": 1, "num_heads": 2, "head_dim": 32, "hidden_ratio": 4})");
+  auto spec = ParseModelConfig(c);
+  REQUIRE(spec.ok());
+  REQUIRE(spec->layers[0].mlp.has_value());
+  CHECK(spec->layers[0].mlp->intermediate_size == 256);  // 96 * 4 * 2/3 = 256
+  // The fuzzer's input: 96 * 8.9e10 * 2/3 does not fit an int (was undefined behaviour).
+  for (double ratio : {88888888888.0, -2.0, 0.0}) {
+    c["hidden_ratio"] = ratio;
+    auto bad = ParseModelConfig(c);
+    REQUIRE_FALSE(bad.ok());
+    CHECK_THAT(std::string(bad.status().message()), Catch::Contains("hidden_ratio"));
+  }
+}
+
 }  // namespace junction
