@@ -32,15 +32,11 @@ FlaCommon ReadCommon(ConfigReader& c, ModelSpec& spec, int default_layers) {
   if (c.Has("intermediate_size")) {
     common.intermediate = c.Int("intermediate_size");
   } else {
-    // fla's default: hidden * ratio * 2/3, rounded up to a multiple of 256. Checked in double
-    // before the conversion, so a huge or negative ratio is an error, not an overflow.
+    // fla's default: hidden * ratio * 2/3, rounded up to a multiple of 256.
     const double ratio = c.Double("hidden_ratio", 4.0);
-    const double size = spec.hidden_size * ratio * 2.0 / 3.0;
-    if (!(size >= 1.0 && size <= double{1 << 30})) {
-      c.Error("hidden_ratio must give an intermediate size in [1, 2^30]");
-    } else {
-      common.intermediate = 256 * ((static_cast<int>(size) + 255) / 256);
-    }
+    const int size = c.Size("hidden_ratio", spec.hidden_size * ratio * 2.0 / 3.0);
+    if (size < 1) c.Error("hidden_ratio must be positive");
+    common.intermediate = 256 * ((size + 255) / 256);
   }
   if (!c.Bool("elementwise_affine", true)) c.Error("elementwise_affine = false is not supported");
   common.tied = c.Bool("tie_word_embeddings", false);
@@ -80,7 +76,7 @@ absl::StatusOr<ModelSpec> ParseFlaGatedDeltaNet(const std::string& arch, ConfigR
   gdn.num_value_heads = c.Int("num_v_heads", gdn.num_key_heads);
   gdn.head_k_dim = c.Int("head_dim", 256);
   const double expand_v = c.Double("expand_v", 2.0);
-  gdn.head_v_dim = static_cast<int>(gdn.head_k_dim * expand_v);
+  gdn.head_v_dim = c.Size("head_dim * expand_v", gdn.head_k_dim * expand_v);
   if (std::fabs(gdn.head_v_dim - gdn.head_k_dim * expand_v) > 1e-9)
     c.Error("head_dim * expand_v must be an integer");
   gdn.conv_kernel = c.Int("conv_size", 4);

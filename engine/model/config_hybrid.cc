@@ -122,7 +122,7 @@ absl::StatusOr<ModelSpec> ParseGraniteHybrid(const std::string& arch, ConfigRead
 
   Mamba2Spec m;
   m.num_heads = c.Int("mamba_n_heads", 128);
-  m.inner_size = static_cast<int>(c.Double("mamba_expand", 2.0) * spec.hidden_size);
+  m.inner_size = c.Size("mamba_expand", c.Double("mamba_expand", 2.0) * spec.hidden_size);
   const nlohmann::json* d_head = c.Find("mamba_d_head");
   m.head_dim = d_head && d_head->is_string() && d_head->get<std::string>() == "auto"
                    ? (m.num_heads > 0 ? m.inner_size / m.num_heads : 0)

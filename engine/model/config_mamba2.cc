@@ -48,7 +48,7 @@ absl::StatusOr<ModelSpec> ParseMamba2Family(const std::string& arch, ConfigReade
   m.state_size = c.Int("state_size", 128);
   m.num_groups = c.Int("n_groups", 1);
   m.conv_kernel = c.Int("conv_kernel", 4);
-  m.inner_size = static_cast<int>(c.Double("expand", 2.0) * spec.hidden_size);
+  m.inner_size = c.Size("expand", c.Double("expand", 2.0) * spec.hidden_size);
   m.conv_bias = c.Bool("use_conv_bias", true);
   m.proj_bias = c.Bool("use_bias", false);
   m.norm_per_group = false;  // MambaRMSNormGated normalizes over all of I

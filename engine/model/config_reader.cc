@@ -50,6 +50,14 @@ int ConfigReader::Int(const std::string& key, int fallback) {
   return Has(key) ? Int(key) : fallback;
 }
 
+int ConfigReader::Size(const std::string& what, double value) {
+  if (!(value >= 0.0 && value <= double{1 << 30})) {
+    Error(absl::StrCat(what, " must give a size in [0, 2^30], not ", value));
+    return 0;
+  }
+  return static_cast<int>(value);
+}
+
 double ConfigReader::Double(const std::string& key) {
   const nlohmann::json* v = Find(key);
   std::optional<double> d = v ? AsDouble(*v) : std::nullopt;
@@ -119,7 +127,7 @@ RopeSpec ConfigReader::Rope(int head_dim) {
   rope.theta = p.Has("rope_theta") ? p.Double("rope_theta") : Double("rope_theta", 10000.0);
   const double partial = p.Has("partial_rotary_factor") ? p.Double("partial_rotary_factor")
                                                         : Double("partial_rotary_factor", 1.0);
-  rope.rotary_dim = static_cast<int>(head_dim * partial);
+  rope.rotary_dim = Size("partial_rotary_factor", head_dim * partial);
   const std::string type = p.String("rope_type", p.String("type", "default"));
   rope.factor = p.Double("factor", 1.0);
   if (type == "default") {

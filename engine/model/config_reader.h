@@ -33,6 +33,10 @@ class ConfigReader {
   const nlohmann::json* Find(const std::string& key) const;
 
   void Error(const std::string& message) { errors_.push_back(message); }
+  // A size computed from the config's numbers (e.g. hidden_size * expand), truncated to an int:
+  // values outside [0, 2^30] (or NaN) record an error naming `what` and give 0, instead of an
+  // out-of-range float-to-int conversion (undefined behaviour).
+  int Size(const std::string& what, double value);
   // OK, or InvalidArgument listing every recorded problem.
   absl::Status Finish(const std::string& context) const;
 

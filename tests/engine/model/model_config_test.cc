@@ -117,6 +117,11 @@ TEST_CASE("fla configs: hidden_ratio gives the MLP size, out-of-range ratios are
     REQUIRE_FALSE(bad.ok());
     CHECK_THAT(std::string(bad.status().message()), Catch::Contains("hidden_ratio"));
   }
+  c["hidden_ratio"] = 4;
+  c["expand_v"] = 1e12;  // the other sizes computed from doubles are checked the same way
+  auto huge_v = ParseModelConfig(c);
+  REQUIRE_FALSE(huge_v.ok());
+  CHECK_THAT(std::string(huge_v.status().message()), Catch::Contains("expand_v"));
 }
 
 }  // namespace junction
