@@ -191,6 +191,7 @@ bool CudaAttentionLayer::AppendGraphKey(std::vector<uint64_t>& key) const {
   add(decode.merges);
   add(decode.partial_o);
   add(decode.partial_lse);
+  add(decode.merge_counters);
   key.push_back(static_cast<uint64_t>(num_tokens_));
   key.push_back(static_cast<uint64_t>(decode.num_items));
   key.push_back(static_cast<uint64_t>(decode.num_merges));

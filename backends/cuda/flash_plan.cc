@@ -161,6 +161,14 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
         partial_o_.Reserve(sizeof(float) * num_partials_ * kFlashDecodeRows * config.head_dim));
     RETURN_IF_ERROR(partial_lse_.Reserve(sizeof(float) * num_partials_ * kFlashDecodeRows));
   }
+  if (!merges_.empty()) {
+    // Counters start at zero and every launch leaves them at zero; a new buffer is cleared.
+    const size_t before = merge_counters_.size_bytes();
+    RETURN_IF_ERROR(merge_counters_.Reserve(sizeof(int32_t) * merges_.size()));
+    if (merge_counters_.size_bytes() != before)
+      RETURN_IF_CUDA_ERROR(
+          cudaMemsetAsync(merge_counters_.data(), 0, merge_counters_.size_bytes(), stream));
+  }
   return absl::OkStatus();
 }
 
@@ -179,6 +187,7 @@ void FlashPlan::PlanDecodeChunk(int chunk_index, const FlashPlanConfig& config, 
       static_cast<int>(CeilDiv(CeilDiv(span, num_splits), kFlashKeyTile) * kFlashKeyTile);
   for (int kv_head = 0; kv_head < config.num_kv_heads; ++kv_head) {
     const int first_partial = num_partials_;
+    const int merge = num_splits > 1 ? static_cast<int>(merges_.size()) : -1;
     int splits = 0;
     for (int begin = first_key; begin < kv_len; begin += split_len, ++splits) {
       FlashWorkItem item;
@@ -189,6 +198,7 @@ void FlashPlan::PlanDecodeChunk(int chunk_index, const FlashPlanConfig& config, 
       item.key_end = std::min(kv_len, begin + split_len);
       item.sink_end = begin == first_key ? sink_end : 0;
       item.partial = num_splits > 1 ? num_partials_++ : -1;
+      item.merge = merge;
       decode_items_.push_back(item);
     }
     if (num_splits > 1) merges_.push_back({chunk_index, kv_head, first_partial, splits});
@@ -221,6 +231,7 @@ FlashParams FlashPlan::DecodeParams() const {
   p.num_items = num_decode_items();
   p.merges = merges_dev_;
   p.num_merges = static_cast<int>(merges_.size());
+  p.merge_counters = merge_counters_.as<int32_t>();
   return p;
 }
 

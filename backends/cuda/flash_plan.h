@@ -81,7 +81,7 @@ class FlashPlan {
   int num_partials_ = 0;
 
   PlanUpload upload_;
-  DeviceBuffer partial_o_, partial_lse_;
+  DeviceBuffer partial_o_, partial_lse_, merge_counters_;
   const FlashChunk* chunks_dev_ = nullptr;
   const int32_t* block_tables_dev_ = nullptr;
   const FlashWorkItem* prefill_dev_ = nullptr;

@@ -72,21 +72,28 @@ __global__ void __launch_bounds__(256) AddRmsNormRowKernel(AddRmsNormParams p) {
     }
     sum += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
   }
+  // The weight row is in flight during the reduction: at batch 1 it comes from HBM (the step's
+  // weight stream has evicted it from L2), a round trip the kernel would otherwise add.
+  const float4* weight = reinterpret_cast<const float4*>(p.weight);
+  float4 w[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const int i = threadIdx.x + j * 256;
+    if (i < n4) w[j] = weight[i];
+  }
   sum = BlockSum(sum, scratch);
   const float inv = rsqrtf(sum / p.width + p.eps);
   T* out = static_cast<T*>(p.out) + static_cast<int64_t>(r) * p.width;
-  const float4* weight = reinterpret_cast<const float4*>(p.weight);
 #pragma unroll
   for (int j = 0; j < kVec; ++j) {
     const int i = threadIdx.x + j * 256;
     if (i >= n4) continue;
-    float4 w = weight[i];
-    if (p.plus_one) w = make_float4(1.0f + w.x, 1.0f + w.y, 1.0f + w.z, 1.0f + w.w);
+    if (p.plus_one) w[j] = make_float4(1.0f + w[j].x, 1.0f + w[j].y, 1.0f + w[j].z, 1.0f + w[j].w);
     T* o = out + 4 * i;
-    o[0] = FromFloat<T>(v[j].x * inv * w.x);
-    o[1] = FromFloat<T>(v[j].y * inv * w.y);
-    o[2] = FromFloat<T>(v[j].z * inv * w.z);
-    o[3] = FromFloat<T>(v[j].w * inv * w.w);
+    o[0] = FromFloat<T>(v[j].x * inv * w[j].x);
+    o[1] = FromFloat<T>(v[j].y * inv * w[j].y);
+    o[2] = FromFloat<T>(v[j].z * inv * w[j].z);
+    o[3] = FromFloat<T>(v[j].w * inv * w[j].w);
   }
 }
 

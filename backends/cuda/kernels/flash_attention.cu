@@ -2,7 +2,8 @@
 // accumulate). One template serves both modes:
 //   prefill: the kWarps warps of a CTA each own 16 query rows and sweep every K/V tile;
 //   decode:  the CTA owns 16 query rows and its 4 warps split every K/V tile by 16 keys, then
-//            merge their (max, sum, O) in shared memory (and, across CTAs, through partials).
+//            merge their (max, sum, O) in shared memory (and, across CTAs, through partials
+//            that the last split to finish combines).
 // K/V tiles of 64 keys are gathered from the paged cache with cp.async into a two-stage ring;
 // shared-memory rows are XOR-swizzled in 16-byte chunks so ldmatrix is conflict free.
 #include <cfloat>
@@ -97,6 +98,47 @@ __device__ __forceinline__ void LoadSinkQuery(uint32_t (&qf)[D / 16][4], const F
     }
 }
 
+// Split-KV decode without a second launch: every split CTA publishes its partial (output and
+// log-sum-exp) and counts itself in; the last of a merge's splits to arrive reads all of them
+// (from L2: __ldcg, since other CTAs wrote them) into o and zeroes the counter for the next
+// launch. Called by the whole CTA after it wrote its own partial.
+template <typename T, int D>
+__device__ __forceinline__ void MergeIfLastSplit(const FlashParams& p, const FlashWorkItem& item,
+                                                 int num_rows, int group, int num_threads) {
+  constexpr int kR = kFlashDecodeRows;
+  __shared__ int is_last;
+  const FlashMergeItem merge = p.merges[item.merge];
+  __threadfence();  // this thread's partial writes before the count
+  __syncthreads();
+  if (threadIdx.x == 0)
+    is_last = atomicAdd(p.merge_counters + item.merge, 1) == merge.num_splits - 1;
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();  // the other splits' partials after their counts
+  const FlashChunk chunk = p.chunks[merge.chunk];
+  T* out = static_cast<T*>(p.o);
+  for (int i = threadIdx.x; i < num_rows * D; i += num_threads) {
+    const int r = i / D, d = i % D;
+    float mx = -INFINITY;
+    for (int s = 0; s < merge.num_splits; ++s)
+      mx = fmaxf(mx, __ldcg(p.partial_lse + (merge.first_partial + s) * kR + r));
+    float sum = 0.0f, acc = 0.0f;
+    if (mx != -INFINITY) {
+      for (int s = 0; s < merge.num_splits; ++s) {
+        const int64_t slot = merge.first_partial + s;
+        const float w = exp2f(__ldcg(p.partial_lse + slot * kR + r) - mx);
+        sum += w;
+        acc += w * __ldcg(p.partial_o + (slot * kR + r) * D + d);
+      }
+    }
+    const int token = chunk.q_start + r / group;
+    const int head = merge.kv_head * group + r % group;
+    out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] =
+        FromFloat<T>(sum > 0.0f ? acc / sum : 0.0f);
+  }
+  if (threadIdx.x == 0) p.merge_counters[item.merge] = 0;
+}
+
 template <int D, int kWarps, bool kDecode>
 struct FlashShape {
   static constexpr int kRows = kDecode ? kFlashDecodeRows : 16 * kWarps;
@@ -152,23 +194,36 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
   auto tile_begin = [&](int t) {
     return t < num_sink_tiles ? t * kN : item.key_begin + (t - num_sink_tiles) * kN;
   };
+  // A tile's block-table entries are read first, all at once, then its copies are issued: with
+  // one table read before each copy, every copy waited a round trip to L2 (at batch 1 the
+  // decode kernel is that latency, not bandwidth).
+  constexpr int kCopies = kN * kChunks;
+  constexpr int kCopiesPerThread = (kCopies + S::kThreads - 1) / S::kThreads;
   auto load_kv = [&](int stage, int t) {
     T* dk = sk + stage * kN * D;
     T* dv = sv + stage * kN * D;
     const int n0 = tile_begin(t);
     const int end = t < num_sink_tiles ? item.sink_end : item.key_end;
-    for (int i = tid; i < kN * kChunks; i += S::kThreads) {
-      const int r = i / kChunks, c = i % kChunks;
-      const int key = n0 + r;
-      const bool valid = key < end;
-      int64_t offset = 0;
-      if (valid) {
+    int64_t offset[kCopiesPerThread];
+#pragma unroll
+    for (int j = 0; j < kCopiesPerThread; ++j) {
+      const int i = tid + j * S::kThreads;
+      const int key = n0 + i / kChunks;
+      offset[j] = -1;  // past the tile or the key range: zero-filled
+      if (i < kCopies && key < end) {
         const int64_t block = table[key / p.block_size];
-        offset = ((block * p.block_size + key % p.block_size) * p.num_kv_heads + item.kv_head) * D +
-                 c * 8;
+        offset[j] = ((block * p.block_size + key % p.block_size) * p.num_kv_heads + item.kv_head) *
+                        D + (i % kChunks) * 8;
       }
-      CpAsync16(SmemAddr(dk + Swizzle<D>(r, c)), k_cache + offset, valid);
-      CpAsync16(SmemAddr(dv + Swizzle<D>(r, c)), v_cache + offset, valid);
+    }
+#pragma unroll
+    for (int j = 0; j < kCopiesPerThread; ++j) {
+      const int i = tid + j * S::kThreads;
+      if (i >= kCopies) continue;
+      const int r = i / kChunks, c = i % kChunks;
+      const bool valid = offset[j] >= 0;
+      CpAsync16(SmemAddr(dk + Swizzle<D>(r, c)), k_cache + (valid ? offset[j] : 0), valid);
+      CpAsync16(SmemAddr(dv + Swizzle<D>(r, c)), v_cache + (valid ? offset[j] : 0), valid);
     }
   };
 
@@ -338,7 +393,9 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
       }
     }
     __syncthreads();
-    for (int i = tid; i < kR * D; i += S::kThreads) {
+    // Rows past the chunk (a group smaller than the tile) are neither written nor merged.
+    const int valid_rows = min(kR, num_rows - item.row_begin);
+    for (int i = tid; i < valid_rows * D; i += S::kThreads) {
       const int r = i / D, d = i % D;
       float mx = -INFINITY;
 #pragma unroll
@@ -358,43 +415,12 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
         if (d == 0) p.partial_lse[item.partial * kR + r] = sum > 0.0f ? mx + log2f(sum) : -INFINITY;
       } else {
         const int row = item.row_begin + r;
-        if (row < num_rows) {
-          const int token = chunk.q_start + row / group;
-          const int head = item.kv_head * group + row % group;
-          out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] = FromFloat<T>(value);
-        }
+        const int token = chunk.q_start + row / group;
+        const int head = item.kv_head * group + row % group;
+        out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] = FromFloat<T>(value);
       }
     }
-  }
-}
-
-template <typename T, int D>
-__global__ void FlashMergeKernel(const FlashParams p) {
-  DependentKernelPrologue();
-  constexpr int kR = kFlashDecodeRows;
-  const FlashMergeItem merge = p.merges[blockIdx.x];
-  const FlashChunk chunk = p.chunks[merge.chunk];
-  const int group = p.num_heads / p.num_kv_heads;
-  const int num_rows = chunk.q_len * group;
-  T* out = static_cast<T*>(p.o);
-  for (int i = threadIdx.x; i < num_rows * D; i += blockDim.x) {
-    const int r = i / D, d = i % D;
-    float mx = -INFINITY;
-    for (int s = 0; s < merge.num_splits; ++s)
-      mx = fmaxf(mx, p.partial_lse[(merge.first_partial + s) * kR + r]);
-    float sum = 0.0f, acc = 0.0f;
-    if (mx != -INFINITY) {
-      for (int s = 0; s < merge.num_splits; ++s) {
-        const int64_t slot = merge.first_partial + s;
-        const float w = exp2f(p.partial_lse[slot * kR + r] - mx);
-        sum += w;
-        acc += w * p.partial_o[(slot * kR + r) * D + d];
-      }
-    }
-    const int token = chunk.q_start + r / group;
-    const int head = merge.kv_head * group + r % group;
-    out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] =
-        FromFloat<T>(sum > 0.0f ? acc / sum : 0.0f);
+    if (item.partial >= 0) MergeIfLastSplit<T, D>(p, item, num_rows, group, S::kThreads);
   }
 }
 
@@ -409,9 +435,6 @@ void LaunchFlash(const FlashParams& p, cudaStream_t stream) {
   }();
   (void)configured;
   if (p.num_items > 0) LaunchKernel(kernel, p.num_items, S::kThreads, smem, stream, p);
-  if constexpr (kDecode) {
-    if (p.num_merges > 0) LaunchKernel(FlashMergeKernel<T, D>, p.num_merges, 128, 0, stream, p);
-  }
 }
 
 constexpr int kPrefillWarps = 8;  // 128-row tiles: half the K/V smem reads per row of 4

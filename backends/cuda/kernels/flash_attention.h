@@ -39,8 +39,8 @@ struct FlashChunk {
 // One CTA: rows [row_begin, row_begin + tile rows) of (chunk, kv_head) against the sink keys
 // [0, sink_end) (scored with FlashParams::q_sink) and then the keys [key_begin, key_end) (scored
 // with q); each row masks both spans down to what its position sees. partial >= 0: write
-// normalized float32 partial output + log-sum-exp to slot `partial` of the workspace (merged
-// later); otherwise write o directly.
+// normalized float32 partial output + log-sum-exp to slot `partial` of the workspace, and the
+// last split of merges[merge] to finish combines them into o; otherwise write o directly.
 struct FlashWorkItem {
   int32_t chunk = 0;
   int32_t kv_head = 0;
@@ -49,9 +49,10 @@ struct FlashWorkItem {
   int32_t key_end = 0;
   int32_t partial = -1;
   int32_t sink_end = 0;
+  int32_t merge = -1;
 };
 
-// Combines the `num_splits` partials starting at `first_partial` into o for (chunk, kv_head).
+// The `num_splits` partials starting at `first_partial` that make o for (chunk, kv_head).
 struct FlashMergeItem {
   int32_t chunk = 0;
   int32_t kv_head = 0;
@@ -75,6 +76,9 @@ struct FlashParams {
   int num_items = 0;
   const FlashMergeItem* merges = nullptr;
   int num_merges = 0;
+  // [num_merges], zero between launches: each split counts itself in, and the last one to
+  // arrive merges and puts the counter back to zero (so graph replays find it zero too).
+  int32_t* merge_counters = nullptr;
   int num_heads = 0;
   int num_kv_heads = 0;
   int head_dim = 0;
@@ -96,7 +100,7 @@ enum class FlashPrefillImpl { kAuto, kPortable, kSm90 };
 // Enqueues the prefill-mode kernel over p.items.
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl = FlashPrefillImpl::kAuto);
-// Enqueues the decode-mode kernel over p.items, then the merge over p.merges.
+// Enqueues the decode-mode kernel over p.items (splits merge in the same launch).
 void LaunchFlashDecode(const FlashParams& p, DType dtype, cudaStream_t stream);
 // Resident decode CTAs per SM (for split planning).
 int FlashDecodeCtasPerSm(int head_dim);
