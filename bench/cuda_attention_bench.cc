@@ -42,7 +42,7 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
 }
 
 JUNCTION_BENCHMARK(cuda_attention_decode,
-                   "split-KV paged decode, batch 64, GQA 32/8, d=128: KV TB/s; device copy TB/s") {
+                   "split-KV paged decode, batch 64, GQA 32/8, d=128: KV TB/s; device copy TB/s; batch-1 us") {
   using namespace junction::cuda;
   CudaContext* cuda = BenchContext();
   if (cuda == nullptr) return 1;
@@ -62,6 +62,15 @@ JUNCTION_BENCHMARK(cuda_attention_decode,
     const double bytes = 64.0 * context * 8 * 128 * 2 * 2;
     std::snprintf(line, sizeof(line), "junction decode context=%d ms=%.3f kv_tbps=%.2f\n", context,
                   ms, bytes / ms / 1e9);
+    Emit(out, line);
+  }
+  // Batch 1 at the engine_8b benchmark's context: latency, not bandwidth (about 2.6 MB of K/V).
+  for (int context : {640, 4096}) {
+    AttentionSetup s{1, 1, context, 32, 8};
+    float ms = 0;
+    if (TimeAttention(*cuda, s, &ms) != 0) return 1;
+    std::snprintf(line, sizeof(line), "junction decode batch=1 context=%d us=%.1f\n", context,
+                  ms * 1e3);
     Emit(out, line);
   }
   if (out) std::fclose(out);

@@ -56,9 +56,10 @@ absl::Status CudaContext::Init(int device_index) {
   RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   RETURN_IF_CUDA_ERROR(cublasLtCreate(&cublas_));
   ASSIGN_OR_RETURN(workspace_, DeviceBuffer::Allocate(size_t{32} << 20));
+  // Programmatic dependent launch of the forward kernels (kernels/launch.cuh): process-wide,
+  // sm_90+ with JUNCTION_CUDA_PDL=1 only; off by default.
   const char* pdl = std::getenv("JUNCTION_CUDA_PDL");
-  programmatic_launch_ = pdl != nullptr && std::string(pdl) == "1" && device_.cuda_sm >= 90;
-  SetProgrammaticLaunch(programmatic_launch_);
+  SetProgrammaticLaunch(pdl != nullptr && std::string(pdl) == "1" && device_.cuda_sm >= 90);
   return absl::OkStatus();
 }
 

@@ -25,9 +25,6 @@ class CudaContext {
   size_t workspace_bytes() const { return workspace_.size_bytes(); }
   int num_sms() const { return num_sms_; }
   const DeviceInfo& device() const { return device_; }
-  // Whether the forward pass's kernels are launched as programmatic dependents of the kernel
-  // before them (kernels/launch.cuh): on sm_90+ with JUNCTION_CUDA_PDL=1; off by default.
-  bool programmatic_launch() const { return programmatic_launch_; }
 
   // Blocks the host until the stream's work is done.
   absl::Status SynchronizeStream() const;
@@ -40,7 +37,6 @@ class CudaContext {
   cublasLtHandle_t cublas_ = nullptr;
   DeviceBuffer workspace_;
   int num_sms_ = 0;
-  bool programmatic_launch_ = false;
   DeviceInfo device_;
 };
 

@@ -194,38 +194,26 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
   auto tile_begin = [&](int t) {
     return t < num_sink_tiles ? t * kN : item.key_begin + (t - num_sink_tiles) * kN;
   };
-  // A tile's block-table entries are read first, all at once, then its copies are issued: with
-  // one table read before each copy, every copy waited a round trip to L2 (at batch 1 the
-  // decode kernel is that latency, not bandwidth).
-  constexpr int kCopies = kN * kChunks;
-  constexpr int kCopiesPerThread = (kCopies + S::kThreads - 1) / S::kThreads;
   auto load_kv = [&](int stage, int t) {
     T* dk = sk + stage * kN * D;
     T* dv = sv + stage * kN * D;
     const int n0 = tile_begin(t);
     const int end = t < num_sink_tiles ? item.sink_end : item.key_end;
-    int64_t offset[kCopiesPerThread];
-#pragma unroll
-    for (int j = 0; j < kCopiesPerThread; ++j) {
-      const int i = tid + j * S::kThreads;
-      const int key = n0 + i / kChunks;
-      offset[j] = -1;  // past the tile or the key range: zero-filled
-      if (i < kCopies && key < end) {
-        const int64_t block = table[key / p.block_size];
-        offset[j] = ((block * p.block_size + key % p.block_size) * p.num_kv_heads + item.kv_head) *
-                        D + (i % kChunks) * 8;
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < kCopiesPerThread; ++j) {
-      const int i = tid + j * S::kThreads;
-      if (i >= kCopies) continue;
+    for (int i = tid; i < kN * kChunks; i += S::kThreads) {
       const int r = i / kChunks, c = i % kChunks;
-      const bool valid = offset[j] >= 0;
-      CpAsync16(SmemAddr(dk + Swizzle<D>(r, c)), k_cache + (valid ? offset[j] : 0), valid);
-      CpAsync16(SmemAddr(dv + Swizzle<D>(r, c)), v_cache + (valid ? offset[j] : 0), valid);
+      const int key = n0 + r;
+      const bool valid = key < end;
+      int64_t offset = 0;
+      if (valid) {
+        const int64_t block = table[key / p.block_size];
+        offset = ((block * p.block_size + key % p.block_size) * p.num_kv_heads + item.kv_head) * D +
+                 c * 8;
+      }
+      CpAsync16(SmemAddr(dk + Swizzle<D>(r, c)), k_cache + offset, valid);
+      CpAsync16(SmemAddr(dv + Swizzle<D>(r, c)), v_cache + offset, valid);
     }
   };
+
 
   load_kv(0, 0);
   CpAsyncCommit();
