@@ -42,7 +42,8 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
 }
 
 JUNCTION_BENCHMARK(cuda_attention_decode,
-                   "split-KV paged decode, batch 64, GQA 32/8, d=128: KV TB/s; device copy TB/s; batch-1 us") {
+                   "split-KV paged decode, GQA 32/8, d=128: batch-64 KV TB/s, device copy TB/s, "
+                   "batch-1 latency") {
   using namespace junction::cuda;
   CudaContext* cuda = BenchContext();
   if (cuda == nullptr) return 1;

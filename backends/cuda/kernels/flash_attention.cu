@@ -102,9 +102,11 @@ __device__ __forceinline__ void LoadSinkQuery(uint32_t (&qf)[D / 16][4], const F
 // log-sum-exp) and counts itself in; the last of a merge's splits to arrive reads all of them
 // (from L2: __ldcg, since other CTAs wrote them) into o and zeroes the counter for the next
 // launch. Called by the whole CTA after it wrote its own partial.
+// `chunk` is the item's (a merge covers one chunk and kv head: the item's).
 template <typename T, int D>
 __device__ __forceinline__ void MergeIfLastSplit(const FlashParams& p, const FlashWorkItem& item,
-                                                 int num_rows, int group, int num_threads) {
+                                                 const FlashChunk& chunk, int num_rows, int group,
+                                                 int num_threads) {
   constexpr int kR = kFlashDecodeRows;
   __shared__ int is_last;
   const FlashMergeItem merge = p.merges[item.merge];
@@ -115,7 +117,6 @@ __device__ __forceinline__ void MergeIfLastSplit(const FlashParams& p, const Fla
   __syncthreads();
   if (!is_last) return;
   __threadfence();  // the other splits' partials after their counts
-  const FlashChunk chunk = p.chunks[merge.chunk];
   T* out = static_cast<T*>(p.o);
   for (int i = threadIdx.x; i < num_rows * D; i += num_threads) {
     const int r = i / D, d = i % D;
@@ -132,7 +133,7 @@ __device__ __forceinline__ void MergeIfLastSplit(const FlashParams& p, const Fla
       }
     }
     const int token = chunk.q_start + r / group;
-    const int head = merge.kv_head * group + r % group;
+    const int head = item.kv_head * group + r % group;
     out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] =
         FromFloat<T>(sum > 0.0f ? acc / sum : 0.0f);
   }
@@ -213,7 +214,6 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
       CpAsync16(SmemAddr(dv + Swizzle<D>(r, c)), v_cache + offset, valid);
     }
   };
-
 
   load_kv(0, 0);
   CpAsyncCommit();
@@ -408,7 +408,7 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
         out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] = FromFloat<T>(value);
       }
     }
-    if (item.partial >= 0) MergeIfLastSplit<T, D>(p, item, num_rows, group, S::kThreads);
+    if (item.partial >= 0) MergeIfLastSplit<T, D>(p, item, chunk, num_rows, group, S::kThreads);
   }
 }
 
