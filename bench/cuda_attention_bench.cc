@@ -65,15 +65,20 @@ JUNCTION_BENCHMARK(cuda_attention_decode,
                   ms, bytes / ms / 1e9);
     Emit(out, line);
   }
-  // Batch 1 at the engine_8b benchmark's context: latency, not bandwidth (about 2.6 MB of K/V).
-  for (int context : {640, 4096}) {
-    AttentionSetup s{1, 1, context, 32, 8};
-    float ms = 0;
-    if (TimeAttention(*cuda, s, &ms) != 0) return 1;
-    std::snprintf(line, sizeof(line), "junction decode batch=1 context=%d us=%.1f\n", context,
-                  ms * 1e3);
-    Emit(out, line);
-  }
+  // Batch 1 at the engine_8b benchmark's context: latency, not bandwidth (about 2.6 MB of K/V,
+  // L2-resident across repeats), for the engine's shortest split and its neighbours.
+  const int engine_split = FlashPlanConfig{}.min_split_keys;
+  for (int context : {640, 4096})
+    for (int split : {engine_split / 2, engine_split, engine_split * 2}) {
+      AttentionSetup s{1, 1, context, 32, 8};
+      s.min_split_keys = split;
+      float ms = 0;
+      if (TimeAttention(*cuda, s, &ms) != 0) return 1;
+      std::snprintf(line, sizeof(line),
+                    "junction decode batch=1 context=%d min_split_keys=%d%s us=%.1f\n", context,
+                    split, split == engine_split ? " (engine)" : "", ms * 1e3);
+      Emit(out, line);
+    }
   if (out) std::fclose(out);
   return 0;
 }

@@ -71,6 +71,7 @@ float MedianMs(CudaContext& cuda, Fn&& fn, int reps) {
 struct AttentionSetup {
   int batch, q_len, context, num_heads, num_kv_heads, head_dim = 128, block_size = 16;
   FlashPrefillImpl prefill_impl = FlashPrefillImpl::kAuto;
+  int min_split_keys = FlashPlanConfig{}.min_split_keys;  // the engine's unless swept
 };
 
 // Our flash attention on `s`: builds the paged caches (contiguous block tables), q, o and the
@@ -105,6 +106,7 @@ inline int TimeAttention(CudaContext& cuda, const AttentionSetup& s, float* ms_o
   config.num_blocks = num_blocks;
   config.num_sms = cuda.num_sms();
   config.decode_ctas_per_sm = FlashDecodeCtasPerSm(s.head_dim);
+  config.min_split_keys = s.min_split_keys;
   FlashPlan plan;
   if (!plan.Build(batch, config, cuda.stream()).ok()) return 1;
   auto bind = [&](FlashParams p) {
@@ -119,7 +121,8 @@ inline int TimeAttention(CudaContext& cuda, const AttentionSetup& s, float* ms_o
   *ms_out = MedianMs(
       cuda,
       [&] {
-        if (plan.num_prefill_items() > 0) LaunchFlashPrefill(prefill, DType::kBF16, cuda.stream(), s.prefill_impl);
+        if (plan.num_prefill_items() > 0)
+          LaunchFlashPrefill(prefill, DType::kBF16, cuda.stream(), s.prefill_impl);
         if (plan.num_decode_items() > 0) LaunchFlashDecode(decode, DType::kBF16, cuda.stream());
       },
       20);

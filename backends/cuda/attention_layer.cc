@@ -68,6 +68,16 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
     layer->attention_scaling_ = rope.attention_scaling;
   }
   layer->decode_ctas_per_sm_ = FlashDecodeCtasPerSm(spec.head_dim);
+  FlashPlanConfig& config = layer->plan_config_;
+  config.sliding_window = spec.sliding_window;
+  config.window_policy = allow_window_policy;
+  config.num_heads = spec.num_heads;
+  config.num_kv_heads = spec.num_kv_heads;
+  config.head_dim = spec.head_dim;
+  config.block_size = context.cache.block_size;
+  config.num_blocks = context.cache.num_blocks;
+  config.num_sms = cuda->num_sms();
+  config.decode_ctas_per_sm = layer->decode_ctas_per_sm_;
   const size_t cache_bytes = static_cast<size_t>(context.cache.num_blocks) *
                              context.cache.block_size * kv_rows * DTypeSize(dtype);
   ASSIGN_OR_RETURN(layer->k_cache_, DeviceBuffer::Allocate(cache_bytes));
@@ -78,25 +88,33 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
   return layer;
 }
 
+bool CudaAttentionLayer::SharePlanOf(const CudaAttentionLayer& leader) {
+  if (&leader == this || !leader.plan_leader_ || !(leader.plan_config_ == plan_config_))
+    return false;
+  plan_ = leader.plan_;
+  plan_leader_ = false;
+  plan_builds_seen_ = plan_->builds();
+  return true;
+}
+
 absl::Status CudaAttentionLayer::Plan(const StepBatch& batch) {
-  FlashPlanConfig config;
-  config.sliding_window = spec_.sliding_window;
-  config.window_policy = allow_window_policy_;
-  config.num_heads = spec_.num_heads;
-  config.num_kv_heads = spec_.num_kv_heads;
-  config.head_dim = spec_.head_dim;
-  config.block_size = cache_.block_size;
-  config.num_blocks = cache_.num_blocks;
-  config.num_sms = cuda_->num_sms();
-  config.decode_ctas_per_sm = decode_ctas_per_sm_;
-  RETURN_IF_ERROR(plan_.Build(batch, config, cuda_->stream()));
+  if (plan_leader_) {
+    RETURN_IF_ERROR(plan_->Build(batch, plan_config_, cuda_->stream()));
+  } else {
+    // The leader plans first each step; an unchanged count means this step's plan is missing.
+    if (plan_->builds() == plan_builds_seen_)
+      return absl::FailedPreconditionError(
+          "attention layer shares a flash plan that was not rebuilt for this step (plan the "
+          "leading layer first)");
+    plan_builds_seen_ = plan_->builds();
+  }
   num_tokens_ = batch.num_tokens();
   const size_t t = std::max(num_tokens_, 1);
   const int elem = DTypeSize(dtype_);
   const int64_t d = spec_.head_dim;
   RETURN_IF_ERROR(qkv_.Reserve(t * qkv_width_ * elem));
   RETURN_IF_ERROR(q_.Reserve(t * spec_.num_heads * d * elem));
-  if (plan_.sink_positions() != nullptr && inv_freq_ != nullptr)
+  if (plan_->sink_positions() != nullptr && inv_freq_ != nullptr)
     RETURN_IF_ERROR(q_sink_.Reserve(t * spec_.num_heads * d * elem));
   RETURN_IF_ERROR(attended_.Reserve(t * spec_.num_heads * d * elem));
   return absl::OkStatus();
@@ -110,7 +128,7 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
   const int d = spec_.head_dim;
   const int64_t q_width = I64(spec_.num_heads) * d;
   // Sink queries differ from q only with RoPE (the CPU's UsesSinkQuery).
-  const bool sink_queries = plan_.sink_positions() != nullptr && inv_freq_ != nullptr;
+  const bool sink_queries = plan_->sink_positions() != nullptr && inv_freq_ != nullptr;
   CHECK_CUDA(cudaGetLastError());
   absl::Status status = Gemm(
       *cuda_, {in.data, w_qkv_, qkv_.data(), num_tokens_, qkv_width_, hidden_, dtype_, dtype_});
@@ -126,10 +144,10 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
   prep.inv_freq = inv_freq_;
   prep.rotary_dim = spec_.rope.rotary_dim;
   prep.attention_scaling = attention_scaling_;
-  prep.positions = plan_.positions();
-  prep.slots = plan_.slots();
-  prep.exact_rope = plan_.exact_rope();
-  prep.sink_positions = sink_queries ? plan_.sink_positions() : nullptr;
+  prep.positions = plan_->positions();
+  prep.slots = plan_->slots();
+  prep.exact_rope = plan_->exact_rope();
+  prep.sink_positions = sink_queries ? plan_->sink_positions() : nullptr;
   prep.output_gate = spec_.output_gate;
   prep.q_out = q_.data();
   prep.q_sink_out = sink_queries ? q_sink_.data() : nullptr;
@@ -150,9 +168,10 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
     p.scale = spec_.scale;
     return p;
   };
-  if (plan_.num_prefill_items() > 0)
-    LaunchFlashPrefill(bind(plan_.PrefillParams()), dtype_, stream);
-  if (plan_.num_decode_items() > 0) LaunchFlashDecode(bind(plan_.DecodeParams()), dtype_, stream);
+  if (plan_->num_prefill_items() > 0)
+    LaunchFlashPrefill(bind(plan_->PrefillParams()), dtype_, stream);
+  if (plan_->num_decode_items() > 0)
+    LaunchFlashDecode(bind(plan_->DecodeParams()), dtype_, stream);
   if (spec_.output_gate) {
     OutputGateParams gate;
     gate.x = attended_.data();
@@ -173,18 +192,18 @@ void CudaAttentionLayer::Run(const Activations& in, const Activations& out) {
 
 bool CudaAttentionLayer::AppendGraphKey(std::vector<uint64_t>& key) const {
   // Prefill tiles may take the Hopper kernel, whose launch setup this key does not describe.
-  if (plan_.num_prefill_items() > 0) return false;
+  if (plan_->num_prefill_items() > 0) return false;
   // What Run launches with is fixed at Create (weights, caches, shapes) or listed here.
-  const FlashParams decode = plan_.DecodeParams();
+  const FlashParams decode = plan_->DecodeParams();
   auto add = [&](const void* p) { key.push_back(reinterpret_cast<uintptr_t>(p)); };
   add(qkv_.data());
   add(q_.data());
   add(q_sink_.data());
   add(attended_.data());
-  add(plan_.positions());
-  add(plan_.slots());
-  add(plan_.exact_rope());
-  add(plan_.sink_positions());
+  add(plan_->positions());
+  add(plan_->slots());
+  add(plan_->exact_rope());
+  add(plan_->sink_positions());
   add(decode.chunks);
   add(decode.block_tables);
   add(decode.items);

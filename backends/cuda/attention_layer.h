@@ -34,6 +34,12 @@ class CudaAttentionLayer : public MixerLayer {
   // every pointer of the plan and the scratch buffers. False when the step has prefill tiles.
   bool AppendGraphKey(std::vector<uint64_t>& key) const override;
 
+  // Makes this layer use `leader`'s flash plan instead of building its own, when both would plan
+  // alike (equal FlashPlanConfig); returns whether it does. Every step must then Plan the leader
+  // before this layer (the runner plans layers in order): one plan and one upload per step
+  // instead of one per layer. A follower planned without a fresh leader plan fails its Plan.
+  bool SharePlanOf(const CudaAttentionLayer& leader);
+
   const void* k_cache() const { return k_cache_.data(); }
   const void* v_cache() const { return v_cache_.data(); }
 
@@ -60,7 +66,10 @@ class CudaAttentionLayer : public MixerLayer {
   float attention_scaling_ = 1.0f;
   DeviceBuffer k_cache_, v_cache_;
   DeviceBuffer qkv_, q_, q_sink_, attended_;  // scratch, grow-only
-  FlashPlan plan_;
+  FlashPlanConfig plan_config_;  // fixed at Create, but for num_sms from the context
+  std::shared_ptr<FlashPlan> plan_ = std::make_shared<FlashPlan>();
+  bool plan_leader_ = true;         // false: plan_ is another layer's, built by its Plan
+  uint64_t plan_builds_seen_ = 0;   // a follower's view of plan_->builds() at its last Plan
   int num_tokens_ = 0;
   int decode_ctas_per_sm_ = 1;
 };

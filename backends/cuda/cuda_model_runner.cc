@@ -10,6 +10,7 @@
 #include <span>
 
 #include "absl/strings/str_cat.h"
+#include "backends/cuda/attention_layer.h"
 #include "backends/cuda/cuda_backends.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_context.h"
@@ -68,6 +69,10 @@ class CudaModelRunner : public ModelRunner {
 
  private:
   absl::Status LoadMlp(const LayerSpec& layer_spec, CudaLayer& layer);
+  // Attention layers that would plan alike use the first such layer's plan: one host plan and
+  // one upload per step for the model instead of one per layer. PrepareStep plans layers in
+  // order, so the leader is always planned first.
+  void SharePlans();
   absl::Status Reserve(int num_tokens, int num_rows);
   absl::Status RunMlp(const CudaMlp& mlp, int num_tokens);
   // Where a step's inputs lie in inputs_ / logits_.
@@ -166,8 +171,21 @@ absl::Status CudaModelRunner::Load(const BackendRegistry& registry,
     if (layer_spec.mlp) RETURN_IF_ERROR(LoadMlp(layer_spec, layer));
     layers_.push_back(std::move(layer));
   }
+  SharePlans();
   if (options.cuda_graphs) graphs_ = std::make_unique<DecodeGraphs>();
   return absl::OkStatus();
+}
+
+void CudaModelRunner::SharePlans() {
+  std::vector<const CudaAttentionLayer*> leaders;
+  for (CudaLayer& layer : layers_) {
+    auto* attention = dynamic_cast<CudaAttentionLayer*>(layer.mixer.get());
+    if (attention == nullptr) continue;
+    bool shared = false;
+    for (const CudaAttentionLayer* leader : leaders)
+      if ((shared = attention->SharePlanOf(*leader))) break;
+    if (!shared) leaders.push_back(attention);
+  }
 }
 
 absl::Status CudaModelRunner::Reserve(int num_tokens, int num_rows) {
@@ -331,14 +349,17 @@ absl::Status CudaModelRunner::RunModel(int n, int num_rows) {
   float* x = x_.as<float>();
   LaunchEmbedding({ids, embedding_, x, n, hidden, spec_.embedding_multiplier}, kDType, stream);
   const void* pending = nullptr;  // the last sublayer's output, not yet added to x
-  auto add_norm = [&](const float* weight) {
+  // residual += the pending sublayer output, then out = RMSNorm(residual) for `num_rows` rows
+  // (all tokens, or the listed ones).
+  auto add_norm = [&](const float* weight, void* out, const int32_t* rows, int num_rows) {
     AddRmsNormParams p;
     p.residual = x;
     p.delta = pending;
     p.delta_scale = spec_.residual_multiplier;
     p.weight = weight;
-    p.out = h_.data();
-    p.num_rows = n;
+    p.out = out;
+    p.rows = rows;
+    p.num_rows = num_rows;
     p.width = hidden;
     p.eps = spec_.norm_eps;
     p.plus_one = spec_.norm_plus_one;
@@ -346,27 +367,19 @@ absl::Status CudaModelRunner::RunModel(int n, int num_rows) {
   };
   for (CudaLayer& layer : layers_) {
     if (layer.mixer) {
-      add_norm(layer.mixer_norm);
+      add_norm(layer.mixer_norm, h_.data(), nullptr, n);
       layer.mixer->Run({h_.data(), kDType, n, hidden}, {y_.data(), kDType, n, hidden});
       pending = y_.data();
     }
     if (layer.mlp) {
-      add_norm(layer.mlp_norm);
+      add_norm(layer.mlp_norm, h_.data(), nullptr, n);
       RETURN_IF_ERROR(RunMlp(*layer.mlp, n));
       pending = y_.data();
     }
   }
-  add_norm(final_norm_);  // completes the residual stream (h_ is not used further)
-  AddRmsNormParams final_rows;
-  final_rows.residual = x;
-  final_rows.weight = final_norm_;
-  final_rows.out = rows_h_.data();
-  final_rows.rows = ids + n;
-  final_rows.num_rows = num_rows;
-  final_rows.width = hidden;
-  final_rows.eps = spec_.norm_eps;
-  final_rows.plus_one = spec_.norm_plus_one;
-  LaunchAddRmsNorm(final_rows, kDType, stream);
+  // Only the rows that need logits get the last delta and the final norm: nothing reads the
+  // residual stream after this.
+  add_norm(final_norm_, rows_h_.data(), ids + n, num_rows);
   return Gemm(*cuda_, {rows_h_.data(), lm_head_, logits_.data(), num_rows, spec_.vocab_size, hidden,
                        kDType, DType::kF32, 1.0f / spec_.logits_divisor});
 }

@@ -169,6 +169,7 @@ absl::Status FlashPlan::Build(const StepBatch& batch, const FlashPlanConfig& con
       RETURN_IF_CUDA_ERROR(
           cudaMemsetAsync(merge_counters_.data(), 0, merge_counters_.size_bytes(), stream));
   }
+  ++builds_;
   return absl::OkStatus();
 }
 

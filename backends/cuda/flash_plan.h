@@ -37,6 +37,9 @@ struct FlashPlanConfig {
   int min_split_keys = 128;
   int sliding_window = 0;      // the layer's trained window (AttentionSpec::sliding_window)
   bool window_policy = false;  // accept AttentionPolicy::kWindow chunks (else an error)
+
+  // Layers with equal configs get equal plans from a step's batch, so they can share one.
+  bool operator==(const FlashPlanConfig&) const = default;
 };
 
 class FlashPlan {
@@ -62,6 +65,8 @@ class FlashPlan {
   const int32_t* exact_rope() const { return has_window_policy_ ? exact_rope_dev_ : nullptr; }
   // [num_tokens], null when no chunk has sinks: >= 0 = the position of the token's sink query.
   const int32_t* sink_positions() const { return has_sinks_ ? sink_positions_dev_ : nullptr; }
+  // Successful Builds so far: a layer sharing this plan checks that it was rebuilt for its step.
+  uint64_t builds() const { return builds_; }
 
  private:
   // The chunk's window and sinks (both 0 for full causal attention).
@@ -79,6 +84,7 @@ class FlashPlan {
   std::vector<int32_t> exact_rope_, sink_positions_;
   bool has_window_policy_ = false, has_sinks_ = false;
   int num_partials_ = 0;
+  uint64_t builds_ = 0;
 
   PlanUpload upload_;
   DeviceBuffer partial_o_, partial_lse_, merge_counters_;

@@ -22,7 +22,7 @@ __global__ void AddRmsNormKernel(AddRmsNormParams p) {
   const int64_t src_row = p.rows ? p.rows[r] : r;
   float* x = p.residual + src_row * p.width;
   const T* delta =
-      p.delta ? static_cast<const T*>(p.delta) + static_cast<int64_t>(r) * p.width : nullptr;
+      p.delta ? static_cast<const T*>(p.delta) + src_row * p.width : nullptr;
   float sum = 0.0f;
   for (int i = threadIdx.x; i < p.width; i += blockDim.x) {
     float v = x[i];
@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(256) AddRmsNormRowKernel(AddRmsNormParams p) {
   const int64_t src_row = p.rows ? p.rows[r] : r;
   float4* x = reinterpret_cast<float4*>(p.residual + src_row * p.width);
   const T* delta =
-      p.delta ? static_cast<const T*>(p.delta) + static_cast<int64_t>(r) * p.width : nullptr;
+      p.delta ? static_cast<const T*>(p.delta) + src_row * p.width : nullptr;
   const int n4 = p.width / 4;
   float4 v[kVec];
   float sum = 0.0f;

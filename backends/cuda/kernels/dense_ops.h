@@ -24,11 +24,13 @@ void LaunchEmbedding(const EmbeddingParams& p, DType dtype, cudaStream_t stream)
 
 // Per row r: residual[r] += delta_scale * delta[r] (when delta is set), then
 // out[r] = residual[r] * rsqrt(mean(residual[r]^2) + eps) * (w or 1 + w).
-// Rows run over [0, num_rows); with `rows` set, row r reads/writes residual row rows[r] and
-// writes out row r (and delta must be null): the final norm of only the rows that need logits.
+// Rows run over [0, num_rows); with `rows` set, row r reads delta row rows[r], reads/writes
+// residual row rows[r] and writes out row r: the last add + norm of only the rows that need
+// logits (the residual's other rows are left without the last delta). With a delta the listed
+// rows must be distinct.
 struct AddRmsNormParams {
   float* residual = nullptr;    // [*, width] float32, updated in place
-  const void* delta = nullptr;  // [num_rows, width] (dtype) or null
+  const void* delta = nullptr;  // [*, width] (dtype) or null; its rows are the residual's
   float delta_scale = 1.0f;
   const float* weight = nullptr;  // [width]
   void* out = nullptr;            // [num_rows, width] (dtype)

@@ -167,21 +167,35 @@ TEST_CASE("embedding, add + rmsnorm (all rows and selected rows), swiglu, bias",
           const ErrorStats s = Compare(out, ref_out);
           CHECK_FALSE(s.has_nan);
           CHECK(s.relative_l2 <= 1e-2);
-          // Selected rows (final norm of the logit rows), in reverse order, no delta.
-          std::vector<int32_t> pick(rows);
-          for (int r = 0; r < rows; ++r) pick[r] = rows - 1 - r;
+          // Selected rows (the last add + norm of the logit rows): every other row, in reverse
+          // order, with the delta added to those rows only.
+          const int picked_rows = (rows + 1) / 2;
+          std::vector<int32_t> pick(picked_rows);
+          for (int r = 0; r < picked_rows; ++r) pick[r] = rows - 1 - 2 * r;
+          REQUIRE(cudaMemcpy(x_d->data(), x.data(), x.size() * 4, cudaMemcpyHostToDevice) ==
+                  cudaSuccess);
+          REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
           DeviceBuffer pick_d = UploadRaw(pick);
-          DeviceBuffer rows_out = PoisonedHalf(x.size());
-          p.delta = nullptr;
+          DeviceBuffer rows_out = PoisonedHalf(size_t(picked_rows) * width);
           p.rows = pick_d.as<int32_t>();
+          p.num_rows = picked_rows;
           p.out = rows_out.data();
           LaunchAddRmsNorm(p, dtype, stream);
-          const std::vector<float> picked = DownloadHalf(rows_out, x.size(), dtype);
-          std::vector<double> ref_picked(x.size());
-          for (int r = 0; r < rows; ++r)
-            for (int i = 0; i < width; ++i)
-              ref_picked[size_t(r) * width + i] = ref_out[size_t(pick[r]) * width + i];
-          CHECK(Compare(picked, ref_picked).relative_l2 <= 1e-2);
+          const std::vector<float> picked =
+              DownloadHalf(rows_out, size_t(picked_rows) * width, dtype);
+          const std::vector<float> picked_res = DownloadRaw<float>(*x_d, x.size());
+          std::vector<double> ref_picked(picked.size());
+          std::vector<double> ref_picked_res(x.begin(), x.end());
+          for (int r = 0; r < picked_rows; ++r)
+            for (int i = 0; i < width; ++i) {
+              const size_t from = size_t(pick[r]) * width + i;
+              ref_picked[size_t(r) * width + i] = ref_out[from];
+              ref_picked_res[from] = ref_res[from];
+            }
+          const ErrorStats picked_stats = Compare(picked, ref_picked);
+          CHECK_FALSE(picked_stats.has_nan);
+          CHECK(picked_stats.relative_l2 <= 1e-2);
+          CHECK(Compare(picked_res, ref_picked_res).relative_l2 <= 1e-6);
         }
 
         const auto gate_up = RoundToHalf(RandomVector(rng, size_t(rows) * 2 * width, 2.0f), dtype);

@@ -99,16 +99,17 @@ inline std::unique_ptr<ModelRunner> MakeCpuReference(const std::string& model_di
 // bar from the rounding alone; the GDN tests measure it).
 enum class CpuReference { kExactWeights, kBf16Weights };
 
-// Checks tests/golden/<name> on the GPU (bf16) against the CPU float32 runner: prompt logits
-// (whole and in 7-token chunks) and greedy decode step logits within relative L2 2e-2, greedy
-// ids on >= 95 % of teacher-forced steps. `backends`: the backend each mixer kind must get.
-inline void CheckModelOnGpu(const std::string& name,
-                            const std::map<MixerKind, std::string>& backends,
-                            const BackendRegistry& registry = CudaRegistry(),
-                            CpuReference reference = CpuReference::kExactWeights) {
-  junction::testing::GoldenCase golden = junction::testing::LoadGoldenCase(name);
-  auto gpu = MakeCudaRunner(golden.model_dir, registry);
-  auto cpu = MakeCpuReference(golden.model_dir, reference == CpuReference::kBf16Weights);
+// Checks the model in `model_dir` on the GPU (bf16) against the CPU float32 runner over
+// `prompts`: prompt logits (whole and in 7-token chunks) and greedy decode step logits within
+// relative L2 2e-2, greedy ids on >= 95 % of teacher-forced steps. `backends`: the backend each
+// mixer kind must get. `name` labels the messages.
+inline void CheckModelDirOnGpu(const std::string& name, const std::string& model_dir,
+                               const std::vector<std::vector<TokenId>>& prompts,
+                               const std::map<MixerKind, std::string>& backends,
+                               const BackendRegistry& registry = CudaRegistry(),
+                               CpuReference reference = CpuReference::kExactWeights) {
+  auto gpu = MakeCudaRunner(model_dir, registry);
+  auto cpu = MakeCpuReference(model_dir, reference == CpuReference::kBf16Weights);
   for (const LayerBackend& lb : gpu->layer_backends()) {
     INFO(name << " layer " << lb.layer_index << " (" << MixerKindName(lb.kind) << ")");
     auto want = backends.find(lb.kind);
@@ -117,14 +118,14 @@ inline void CheckModelOnGpu(const std::string& name,
   }
   int steps = 0, agree = 0, forced_agree = 0;
   const int vocab = gpu->spec().vocab_size;
-  for (size_t i = 0; i < golden.prompts.size(); ++i) {
+  for (size_t i = 0; i < prompts.size(); ++i) {
     for (int chunk : {0, 7}) {
       INFO(name << " prompt " << i << " prefill chunk " << chunk);
       SequentialOptions options;
       options.prefill_chunk = chunk;
       SequentialGenerator gpu_gen(*gpu), cpu_gen(*cpu);
-      auto got = gpu_gen.PromptLogits(golden.prompts[i], options);
-      auto want = cpu_gen.PromptLogits(golden.prompts[i], options);
+      auto got = gpu_gen.PromptLogits(prompts[i], options);
+      auto want = cpu_gen.PromptLogits(prompts[i], options);
       INFO(got.status().ToString());
       REQUIRE(got.ok());
       REQUIRE(want.ok());
@@ -141,8 +142,8 @@ inline void CheckModelOnGpu(const std::string& name,
     SequentialOptions options;
     options.keep_step_logits = true;
     SequentialGenerator gpu_gen(*gpu), cpu_gen(*cpu);
-    auto got = gpu_gen.Generate(golden.prompts[i], greedy, options);
-    auto want = cpu_gen.Generate(golden.prompts[i], greedy, options);
+    auto got = gpu_gen.Generate(prompts[i], greedy, options);
+    auto want = cpu_gen.Generate(prompts[i], greedy, options);
     REQUIRE(got.ok());
     REQUIRE(want.ok());
     for (size_t s = 0; s < want->ids.size(); ++s) {
@@ -150,12 +151,12 @@ inline void CheckModelOnGpu(const std::string& name,
       agree += s < got->ids.size() && got->ids[s] == want->ids[s];
     }
     // Teacher forced: the GPU's next-token choice after the CPU's own history, at every step.
-    std::vector<TokenId> history = golden.prompts[i];
+    std::vector<TokenId> history = prompts[i];
     history.insert(history.end(), want->ids.begin(), want->ids.end() - 1);
     auto forced = SequentialGenerator(*gpu).PromptLogits(history, SequentialOptions{});
     REQUIRE(forced.ok());
     for (size_t s = 0; s < want->ids.size(); ++s) {
-      const float* row = forced->data() + (golden.prompts[i].size() - 1 + s) * vocab;
+      const float* row = forced->data() + (prompts[i].size() - 1 + s) * vocab;
       forced_agree += std::max_element(row, row + vocab) - row == want->ids[s];
     }
     // Until the first divergence both saw the same history: the step logits must agree.
@@ -171,6 +172,15 @@ inline void CheckModelOnGpu(const std::string& name,
   WARN(name << ": greedy agreement teacher-forced " << forced_agree << "/" << steps
             << ", free-running " << agree << "/" << steps);
   CHECK(forced_agree >= 0.95 * steps);
+}
+
+// The same over tests/golden/<name>'s model and prompts.
+inline void CheckModelOnGpu(const std::string& name,
+                            const std::map<MixerKind, std::string>& backends,
+                            const BackendRegistry& registry = CudaRegistry(),
+                            CpuReference reference = CpuReference::kExactWeights) {
+  const junction::testing::GoldenCase golden = junction::testing::LoadGoldenCase(name);
+  CheckModelDirOnGpu(name, golden.model_dir, golden.prompts, backends, registry, reference);
 }
 
 }  // namespace junction::cuda::testing

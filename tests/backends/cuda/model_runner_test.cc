@@ -1,6 +1,7 @@
 // Whole Llama-family models on the GPU in bf16 against the CPU float32 runner on the golden
 // fixtures: logits of every prompt position, chunked prefill, and greedy decoding; and the
 // runner's device sampling (ForwardAndSample) against its own logits sampled on the host.
+#include "backends/cuda/attention_layer.h"
 #include "backends/cuda/kernels/sampling.h"
 #include "tests/backends/cuda/fixture_check.h"
 
@@ -137,6 +138,49 @@ TEST_CASE("cuda runner: device sampling matches host sampling of the same logits
   CHECK(sampled_differs_from_argmax > 0);  // request 3 really sampled
   // Identical kernels on identical batches: expected bit-equal, one near-tie flip tolerated.
   CHECK(greedy_exact >= greedy_steps - 1);
+}
+
+// The runner has its attention layers share one flash plan (the whole-model cases above run
+// on shared plans); here the contract itself: a follower planned without a fresh leader plan
+// fails instead of reading a stale plan, and only layers that plan alike share.
+TEST_CASE("cuda attention layers share a plan only when fresh and alike", "[gpu][cuda][runner]") {
+  if (!HaveGpu()) return;
+  const std::string dir = junction::testing::LoadGoldenCase("llama").model_dir;
+  auto spec = LoadModelSpec(dir);
+  REQUIRE(spec.ok());
+  REQUIRE(spec->layers.size() >= 2);
+  auto weights = WeightStore::Open(dir);
+  REQUIRE(weights.ok());
+  auto cuda = CudaContext::Default();
+  REQUIRE(cuda.ok());
+  CacheGeometry cache{16, 64, 0};
+  std::vector<std::unique_ptr<CudaAttentionLayer>> layers;
+  for (int i = 0; i < 3; ++i) {
+    const int index = std::min(i, 1);
+    LayerContext context{&*spec, index, &*spec->layers[index].mixer, weights->get(), cache};
+    auto layer = CudaAttentionLayer::Create(context, *cuda, DType::kBF16,
+                                            /*allow_window_policy=*/i == 2);
+    INFO(layer.status().ToString());
+    REQUIRE(layer.ok());
+    layers.push_back(std::move(*layer));
+  }
+  CudaAttentionLayer &leader = *layers[0], &follower = *layers[1], &windowed = *layers[2];
+  CHECK_FALSE(leader.SharePlanOf(leader));
+  CHECK_FALSE(windowed.SharePlanOf(leader));  // a window policy plans differently
+  REQUIRE(follower.SharePlanOf(leader));
+  CHECK_FALSE(windowed.SharePlanOf(follower));  // followers lead nobody
+  StepBatch batch;
+  ScheduledChunk chunk;
+  chunk.num_tokens = 3;
+  chunk.block_table = {BlockId(5)};
+  batch.chunks.push_back(chunk);
+  batch.token_ids = {1, 2, 3};
+  const absl::Status stale = follower.Plan(batch);
+  CHECK(stale.code() == absl::StatusCode::kFailedPrecondition);
+  REQUIRE(leader.Plan(batch).ok());
+  CHECK(follower.Plan(batch).ok());
+  CHECK(follower.Plan(batch).code() == absl::StatusCode::kFailedPrecondition);
+  REQUIRE((*cuda)->SynchronizeStream().ok());
 }
 
 TEST_CASE("cuda backend descriptor and rejections", "[cuda]") {
