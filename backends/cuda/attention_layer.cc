@@ -25,8 +25,6 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
   layer->hidden_ = context.model->hidden_size;
   layer->norm_eps_ = context.model->norm_eps;
   layer->norm_plus_one_ = context.model->norm_plus_one;
-  layer->cache_ = context.cache;
-  layer->allow_window_policy_ = allow_window_policy;
   const WeightStore& w = *context.weights;
   const std::string& p = context.mixer->weight_prefix;
   const int64_t hidden = layer->hidden_;
@@ -67,7 +65,6 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
     layer->inv_freq_ = static_cast<const float*>(dev);
     layer->attention_scaling_ = rope.attention_scaling;
   }
-  layer->decode_ctas_per_sm_ = FlashDecodeCtasPerSm(spec.head_dim);
   FlashPlanConfig& config = layer->plan_config_;
   config.sliding_window = spec.sliding_window;
   config.window_policy = allow_window_policy;
@@ -77,7 +74,7 @@ absl::StatusOr<std::unique_ptr<CudaAttentionLayer>> CudaAttentionLayer::Create(
   config.block_size = context.cache.block_size;
   config.num_blocks = context.cache.num_blocks;
   config.num_sms = cuda->num_sms();
-  config.decode_ctas_per_sm = layer->decode_ctas_per_sm_;
+  config.decode_ctas_per_sm = FlashDecodeCtasPerSm(spec.head_dim);
   const size_t cache_bytes = static_cast<size_t>(context.cache.num_blocks) *
                              context.cache.block_size * kv_rows * DTypeSize(dtype);
   ASSIGN_OR_RETURN(layer->k_cache_, DeviceBuffer::Allocate(cache_bytes));

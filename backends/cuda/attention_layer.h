@@ -52,9 +52,7 @@ class CudaAttentionLayer : public MixerLayer {
   int hidden_ = 0;
   float norm_eps_ = 1e-6f;
   bool norm_plus_one_ = false;
-  CacheGeometry cache_;
   DeviceArena weights_{0};
-  bool allow_window_policy_ = false;
   int64_t qkv_width_ = 0;        // fused projection rows: (num_heads (x2 gated) + 2 kv) * head_dim
   const void* w_qkv_ = nullptr;  // [qkv_width_, hidden]
   const void* w_o_ = nullptr;    // [hidden, num_heads * head_dim]
@@ -66,12 +64,11 @@ class CudaAttentionLayer : public MixerLayer {
   float attention_scaling_ = 1.0f;
   DeviceBuffer k_cache_, v_cache_;
   DeviceBuffer qkv_, q_, q_sink_, attended_;  // scratch, grow-only
-  FlashPlanConfig plan_config_;  // fixed at Create, but for num_sms from the context
+  FlashPlanConfig plan_config_;  // fixed at Create
   std::shared_ptr<FlashPlan> plan_ = std::make_shared<FlashPlan>();
   bool plan_leader_ = true;         // false: plan_ is another layer's, built by its Plan
   uint64_t plan_builds_seen_ = 0;   // a follower's view of plan_->builds() at its last Plan
   int num_tokens_ = 0;
-  int decode_ctas_per_sm_ = 1;
 };
 
 }  // namespace junction::cuda
