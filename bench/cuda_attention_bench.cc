@@ -4,6 +4,7 @@
 // bench/peers/attention_peers.py.
 #ifdef JUNCTION_WITH_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -43,33 +44,35 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
 
 JUNCTION_BENCHMARK(cuda_attention_decode,
                    "split-KV paged decode, GQA 32/8, d=128: batch-64 KV TB/s, device copy TB/s, "
-                   "batch-1 latency") {
+                   "batch-1 latency; --batch1: the engine's batch-1 shapes alone (for a profiler)") {
   using namespace junction::cuda;
   CudaContext* cuda = BenchContext();
   if (cuda == nullptr) return 1;
   FILE* out = OpenOut(args);
   char line[256];
-  {
+  const bool batch1_only = std::find(args.begin(), args.end(), "--batch1") != args.end();
+  if (!batch1_only) {
     const double tbps = CopyTbps(*cuda);
     if (tbps < 0) return 1;
     std::snprintf(line, sizeof(line), "device copy bytes=%zu tbps=%.2f (read+write)\n",
                   size_t{2} << 30, tbps);
     Emit(out, line);
-  }
-  for (int context : {1024, 8192, 32768}) {
-    AttentionSetup s{64, 1, context, 32, 8};
-    float ms = 0;
-    if (TimeAttention(*cuda, s, &ms) != 0) return 1;
-    const double bytes = 64.0 * context * 8 * 128 * 2 * 2;
-    std::snprintf(line, sizeof(line), "junction decode context=%d ms=%.3f kv_tbps=%.2f\n", context,
-                  ms, bytes / ms / 1e9);
-    Emit(out, line);
+    for (int context : {1024, 8192, 32768}) {
+      AttentionSetup s{64, 1, context, 32, 8};
+      float ms = 0;
+      if (TimeAttention(*cuda, s, &ms) != 0) return 1;
+      const double bytes = 64.0 * context * 8 * 128 * 2 * 2;
+      std::snprintf(line, sizeof(line), "junction decode context=%d ms=%.3f kv_tbps=%.2f\n",
+                    context, ms, bytes / ms / 1e9);
+      Emit(out, line);
+    }
   }
   // Batch 1 at the engine_8b benchmark's context: latency, not bandwidth (about 2.6 MB of K/V,
   // L2-resident across repeats), for the engine's shortest split and its neighbours.
   const int engine_split = FlashPlanConfig{}.min_split_keys;
   for (int context : {640, 4096})
-    for (int split : {engine_split / 2, engine_split, engine_split * 2}) {
+    for (int split : {engine_split, engine_split / 2, engine_split * 2}) {
+      if (batch1_only && split != engine_split) continue;
       AttentionSetup s{1, 1, context, 32, 8};
       s.min_split_keys = split;
       float ms = 0;
