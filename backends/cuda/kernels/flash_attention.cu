@@ -102,16 +102,12 @@ __device__ __forceinline__ void LoadSinkQuery(uint32_t (&qf)[D / 16][4], const F
 // log-sum-exp) and counts itself in; the last of a merge's splits to arrive reads all of them
 // (from L2: __ldcg, since other CTAs wrote them) into o and zeroes the counter for the next
 // launch. Called by the whole CTA after it wrote its own partial.
-// `chunk` is the item's (a merge covers one chunk and kv head: the item's). The merge is latency:
-// the splits' log-sum-exps go to shared memory in one round of loads (`scratch`, `scratch_floats`
-// long; read from L2 directly when they do not fit), then each thread's output elements gather
-// their partials split by split, all elements' loads of a split issued together.
-template <typename T, int D, int kThreads>
+// `chunk` is the item's (a merge covers one chunk and kv head: the item's).
+template <typename T, int D>
 __device__ __forceinline__ void MergeIfLastSplit(const FlashParams& p, const FlashWorkItem& item,
                                                  const FlashChunk& chunk, int num_rows, int group,
-                                                 float* scratch, int scratch_floats) {
+                                                 int num_threads) {
   constexpr int kR = kFlashDecodeRows;
-  constexpr int kPer = (kR * D + kThreads - 1) / kThreads;  // output elements per thread
   __shared__ int is_last;
   const FlashMergeItem merge = p.merges[item.merge];
   __threadfence();  // this thread's partial writes before the count
@@ -121,54 +117,25 @@ __device__ __forceinline__ void MergeIfLastSplit(const FlashParams& p, const Fla
   __syncthreads();
   if (!is_last) return;
   __threadfence();  // the other splits' partials after their counts
-  const int splits = merge.num_splits;
-  const float* lse_global = p.partial_lse + static_cast<int64_t>(merge.first_partial) * kR;
-  const bool staged = splits * kR <= scratch_floats;
-  if (staged) {
-    for (int i = threadIdx.x; i < splits * kR; i += kThreads) scratch[i] = __ldcg(lse_global + i);
-    __syncthreads();
-  }
-  auto lse = [&](int s, int r) {
-    return staged ? scratch[s * kR + r] : __ldcg(lse_global + s * kR + r);
-  };
-  const int count = num_rows * D;
-  float mx[kPer], sum[kPer], acc[kPer];
-#pragma unroll
-  for (int j = 0; j < kPer; ++j) {
-    const int i = threadIdx.x + j * kThreads;
-    mx[j] = -INFINITY;
-    sum[j] = acc[j] = 0.0f;
-    if (i < count)
-      for (int s = 0; s < splits; ++s) mx[j] = fmaxf(mx[j], lse(s, i / D));
-  }
-  const float* o_global = p.partial_o + static_cast<int64_t>(merge.first_partial) * kR * D;
-  for (int s = 0; s < splits; ++s) {
-    float o[kPer];
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      const int i = threadIdx.x + j * kThreads;
-      const bool live = i < count && mx[j] != -INFINITY;
-      o[j] = live ? __ldcg(o_global + static_cast<int64_t>(s) * kR * D + i) : 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-      const int i = threadIdx.x + j * kThreads;
-      if (i >= count || mx[j] == -INFINITY) continue;
-      const float w = exp2f(lse(s, i / D) - mx[j]);
-      sum[j] += w;
-      acc[j] += w * o[j];
-    }
-  }
   T* out = static_cast<T*>(p.o);
-#pragma unroll
-  for (int j = 0; j < kPer; ++j) {
-    const int i = threadIdx.x + j * kThreads;
-    if (i >= count) continue;
+  for (int i = threadIdx.x; i < num_rows * D; i += num_threads) {
     const int r = i / D, d = i % D;
+    float mx = -INFINITY;
+    for (int s = 0; s < merge.num_splits; ++s)
+      mx = fmaxf(mx, __ldcg(p.partial_lse + (merge.first_partial + s) * kR + r));
+    float sum = 0.0f, acc = 0.0f;
+    if (mx != -INFINITY) {
+      for (int s = 0; s < merge.num_splits; ++s) {
+        const int64_t slot = merge.first_partial + s;
+        const float w = exp2f(__ldcg(p.partial_lse + slot * kR + r) - mx);
+        sum += w;
+        acc += w * __ldcg(p.partial_o + (slot * kR + r) * D + d);
+      }
+    }
     const int token = chunk.q_start + r / group;
     const int head = item.kv_head * group + r % group;
     out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] =
-        FromFloat<T>(sum[j] > 0.0f ? acc[j] / sum[j] : 0.0f);
+        FromFloat<T>(sum > 0.0f ? acc / sum : 0.0f);
   }
   if (threadIdx.x == 0) p.merge_counters[item.merge] = 0;
 }
@@ -441,12 +408,7 @@ __global__ void __launch_bounds__(32 * kWarps, kMinCtasPerSm<D, kDecode>)
         out[(static_cast<int64_t>(token) * p.num_heads + head) * D + d] = FromFloat<T>(value);
       }
     }
-    // The merge's barriers come after every thread's last read of the warps' statistics, so
-    // it may take all of shared memory.
-    if (item.partial >= 0)
-      MergeIfLastSplit<T, D, S::kThreads>(p, item, chunk, num_rows, group,
-                                          reinterpret_cast<float*>(smem_raw),
-                                          static_cast<int>(S::template SmemBytes<T>() / 4));
+    if (item.partial >= 0) MergeIfLastSplit<T, D>(p, item, chunk, num_rows, group, S::kThreads);
   }
 }
 
