@@ -44,7 +44,8 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
 
 JUNCTION_BENCHMARK(cuda_attention_decode,
                    "split-KV paged decode, GQA 32/8, d=128: batch-64 KV TB/s, device copy TB/s, "
-                   "batch-1 latency; --batch1: the engine's batch-1 shapes alone (for a profiler)") {
+                   "batch-1 latency; --batch1: the engine's batch-1 shapes alone "
+                   "(for a profiler)") {
   using namespace junction::cuda;
   CudaContext* cuda = BenchContext();
   if (cuda == nullptr) return 1;
