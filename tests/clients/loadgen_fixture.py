@@ -35,14 +35,19 @@ def assemble_model_dir(root):
 class Server:
     """junction-server on free loopback ports (read from its log)."""
 
-    def __init__(self, binary, threads=1, timeout=60):
+    def __init__(self, binary, threads=1, timeout=60, idle_priority=False):
+        """idle_priority runs the server under SCHED_IDLE: any waking client thread preempts it
+        at once. Under the default policy a waking thread may wait out the server's slice
+        (milliseconds) for a CPU, which a timing test would misread as the client's error."""
         self.tmp = tempfile.TemporaryDirectory(prefix="junction-loadgen-")
         self.log = []
         self.ports = {}
         args = [binary, "--model", assemble_model_dir(self.tmp.name), "--served-model-name",
                 MODEL_NAME, "--http-port", "0", "--grpc-port", "0", "--threads", str(threads)]
+        demote = (lambda: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+                  ) if idle_priority else None
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+                                     text=True, preexec_fn=demote)
         threading.Thread(target=self._read_log, daemon=True).start()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -96,7 +101,7 @@ class Server:
 
 class _ResponseTimer:
     """Parses one HTTP/1.1 response (chunked or not) as bytes arrive and records, per SSE event,
-    the monotonic time at which its last byte arrived."""
+    the stamp of the bytes that completed it."""
 
     def __init__(self, record):
         self.record = record
@@ -165,9 +170,11 @@ def _recv_stamped(sock, offset_ns):
 class TimingRelay:
     """A TCP relay between an HTTP client and the server. For every connection it records the
     request's X-Request-Id, when the request's first bytes arrived and when every SSE event that
-    carries generated text arrived from the server. Times are the kernel's receive timestamps
-    (SO_TIMESTAMPNS), so Python's own scheduling delays do not enter them; they are converted
-    to CLOCK_MONOTONIC, the clock of the loadgen's --trace."""
+    carries generated text was handed on to the client. The request's arrival is the kernel's
+    receive timestamp (SO_TIMESTAMPNS, converted to CLOCK_MONOTONIC), so the relay's scheduling
+    does not enter it; an event is stamped with CLOCK_MONOTONIC just before the bytes that
+    complete it are forwarded, the earliest the client can see them. CLOCK_MONOTONIC is the clock
+    of the loadgen's --trace."""
 
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
@@ -193,18 +200,21 @@ class TimingRelay:
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=120)
         for s in (client, upstream):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         record = {"start_ns": None, "events_ns": [], "status": None}
         threading.Thread(target=self._client_to_server, args=(client, upstream, record),
                          daemon=True).start()
         timer = _ResponseTimer(record)
         try:
             while True:
-                data, stamp = _recv_stamped(upstream, self.offset_ns)
+                data = upstream.recv(65536)
                 if not data:
                     break
-                client.sendall(data)  # forward first; parse after
-                timer.feed(data, stamp)
+                # Stamped as the bytes are handed on, not as they arrived: the client cannot see
+                # them earlier, and the relay's own wait for the GIL or a CPU (milliseconds, now
+                # and then) is no error of the client's.
+                handed_ns = time.monotonic_ns()
+                client.sendall(data)
+                timer.feed(data, handed_ns)
         except OSError:
             pass
         finally:

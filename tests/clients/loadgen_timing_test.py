@@ -4,7 +4,7 @@ of the same requests.
 junction-loadgen sends its requests through a TCP relay written here in Python
 (loadgen_fixture.TimingRelay). The relay parses each HTTP response itself (chunked encoding,
 SSE events, OpenAI chunks) and stamps every event that carries generated text with
-time.monotonic_ns() as its bytes come off the server socket, before forwarding them. The
+time.monotonic_ns() just before it forwards the event's bytes. The
 loadgen writes its own per-request times with --trace (steady_clock, the same CLOCK_MONOTONIC).
 The two are matched by the X-Request-Id header the loadgen sends.
 
@@ -15,7 +15,9 @@ ITL (5 % + 0.5 ms). Requests arrive at a smooth 8 per second (no simultaneous fi
 2-core machine four threads starting at once wait for a CPU between taking their send time and
 writing), at most 4 at a time, with 512-token prompts so that latencies are tens of
 milliseconds, far above the relay's forwarding cost. The test runs alone (RUN_SERIAL): other tests
-competing for the CPU delay the loadgen's threads, not what it measures.
+competing for the CPU delay the loadgen's threads, not what it measures. For the same reason the
+server runs under SCHED_IDLE: on 2 cores a loadgen thread woken by a chunk otherwise waited up to
+several milliseconds for the server's computing thread to yield a CPU.
 
 usage: loadgen_timing_test.py LOADGEN SERVER WORK_DIR
 """
@@ -100,7 +102,7 @@ def compare(backend, relay, trace_path, n):
 def main():
     os.makedirs(WORK, exist_ok=True)
     n = 12
-    with Server(SERVER) as server:
+    with Server(SERVER, idle_priority=True) as server:
         relay = TimingRelay(server.ports["http"])
         for backend in ["http-completions", "http-chat"]:
             trace = os.path.join(WORK, f"timing-{backend}.jsonl")
