@@ -20,12 +20,14 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
   if (cuda == nullptr) return 1;
   FILE* out = OpenOut(args);
   char line[256];
-  // Both kernels side by side: the portable mma.sync one and, where the device is Hopper, the
-  // wgmma one (FlashPrefillImpl::kSm90 falls back to the portable kernel elsewhere).
+  // The kernels side by side: the portable mma.sync one and, where the device is Hopper, the
+  // wgmma one with each K/V producer (cp.async gathers, TMA boxes; kSm90* fall back to the
+  // portable kernel elsewhere).
   const bool hopper = cuda->device().cuda_sm >= 90;
   for (int seq : {1024, 4096, 16384}) {
-    for (FlashPrefillImpl impl : {FlashPrefillImpl::kPortable, FlashPrefillImpl::kSm90}) {
-      if (impl == FlashPrefillImpl::kSm90 && !hopper) continue;
+    for (FlashPrefillImpl impl :
+         {FlashPrefillImpl::kPortable, FlashPrefillImpl::kSm90, FlashPrefillImpl::kSm90Tma}) {
+      if (impl != FlashPrefillImpl::kPortable && !hopper) continue;
       AttentionSetup s{16384 / seq, seq, seq, 16, 16};
       s.prefill_impl = impl;
       float ms = 0;
@@ -33,7 +35,10 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
       const double flops = 4.0 * s.batch * s.num_heads * double(seq) * seq / 2 * s.head_dim;
       std::snprintf(line, sizeof(line),
                     "junction prefill kernel=%s seq=%d batch=%d ms=%.3f tflops=%.1f\n",
-                    impl == FlashPrefillImpl::kSm90 ? "sm90" : "mma", seq, s.batch, ms,
+                    impl == FlashPrefillImpl::kSm90      ? "sm90"
+                    : impl == FlashPrefillImpl::kSm90Tma ? "sm90-tma"
+                                                         : "mma",
+                    seq, s.batch, ms,
                     flops / ms / 1e9);
       Emit(out, line);
     }

@@ -214,6 +214,7 @@ FlashParams FlashPlan::BaseParams() const {
   p.num_kv_heads = config_.num_kv_heads;
   p.head_dim = config_.head_dim;
   p.block_size = config_.block_size;
+  p.num_blocks = config_.num_blocks;
   p.partial_o = partial_o_.as<float>();
   p.partial_lse = partial_lse_.as<float>();
   return p;

@@ -466,8 +466,9 @@ void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
   constexpr bool kSm90ByDefault = true;
   const bool sm90 = impl == FlashPrefillImpl::kSm90 ||
                     (kSm90ByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
-  if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {
-    LaunchFlashPrefillSm90(p, dtype, stream);
+  const bool tma = impl == FlashPrefillImpl::kSm90Tma;
+  if ((sm90 || tma) && FlashPrefillSm90Supported(p.head_dim)) {
+    LaunchFlashPrefillSm90(p, dtype, stream, tma ? Sm90Producer::kTma : Sm90Producer::kCpAsync);
     return;
   }
   Dispatch<false>(p, dtype, stream);

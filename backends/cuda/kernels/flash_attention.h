@@ -83,6 +83,9 @@ struct FlashParams {
   int num_kv_heads = 0;
   int head_dim = 0;
   int block_size = 0;
+  // Blocks in k_cache / v_cache: the bound of the Hopper prefill's tensor maps (0 = unknown,
+  // which keeps that kernel on its cp.async producer).
+  int num_blocks = 0;
   float scale = 0.0f;  // softmax scale (1/sqrt(head_dim) usually)
 };
 
@@ -91,12 +94,12 @@ struct FlashParams {
 bool FlashHeadDimSupported(int head_dim);
 // Rows per prefill-mode tile for a head dim (the planner's tile height).
 int FlashPrefillRows(int head_dim);
-// Which kernel LaunchFlashPrefill runs. kAuto: the portable mma.sync kernel for now (the Hopper
-// wgmma kernel of flash_prefill_sm90.h becomes the default for d = 128 on sm_90 once its [gpu]
-// cases have run on a device; docs/cuda-notes.md); kPortable: the mma.sync kernel; kSm90: the
-// Hopper kernel wherever FlashPrefillSm90Supported (else mma.sync). Tests and benchmarks
-// compare them.
-enum class FlashPrefillImpl { kAuto, kPortable, kSm90 };
+// Which kernel LaunchFlashPrefill runs. kAuto: the Hopper wgmma kernel of flash_prefill_sm90.h
+// with its cp.async producer for d = 128 on sm_90, the portable mma.sync kernel otherwise;
+// kPortable: the mma.sync kernel; kSm90: the Hopper kernel wherever FlashPrefillSm90Supported
+// (else mma.sync); kSm90Tma: the Hopper kernel with K/V loaded by the tensor memory accelerator
+// (a candidate: see flash_prefill_sm90.h). Tests and benchmarks compare them.
+enum class FlashPrefillImpl { kAuto, kPortable, kSm90, kSm90Tma };
 // Enqueues the prefill-mode kernel over p.items.
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl = FlashPrefillImpl::kAuto);

@@ -1,13 +1,19 @@
 // Hopper flash prefill (see flash_prefill_sm90.h). Warp-specialized CTA of 384 threads:
-//   warpgroup 0 (producer, 40 registers): cp.async gathers of the Q tile (and the sink query) and
-//     of every K and V tile into a kStages-deep ring, each completing on its own mbarrier, so
-//     Q.K^T of a tile can start while its V is still landing;
+//   warpgroup 0 (producer, 40 registers): cp.async gathers of the Q tile (and the sink query);
+//     every K and V tile into a kStages-deep ring, by cp.async or TMA (Sm90Producer), each
+//     completing on its own mbarrier, so Q.K^T of a tile can start while its V is still landing;
 //   warpgroups 1, 2 (consumers, 232 registers): 64 query rows each. Per tile S = Q.K^T (wgmma,
 //     both operands in shared memory), mask + online softmax in registers, O += P.V (wgmma, P
 //     from registers, V as the MN-major operand), then release the stage to the producer.
 // With kOverlap the consumers issue Q.K^T of tile t before P.V of tile t - 1 and run the softmax
 // of tile t while that P.V is on the tensor cores (FlashAttention-3's intra-warpgroup overlap).
+#include <cuda.h>  // CUtensorMap
+#include <cudaTypedefs.h>
+
+#include <atomic>
 #include <climits>
+#include <cstdint>
+#include <cstdio>
 
 #include "backends/cuda/kernels/cuda_types.cuh"
 #include "backends/cuda/kernels/flash_prefill_sm90.h"
@@ -34,11 +40,18 @@ struct Sm90Tile {
   static constexpr uint32_t kSmemBytes = kBars + 8 * (1 + 3 * kStages) + 1024;
 };
 
+// TMA boxes: 8 keys x 64 columns (one 128-byte swizzle atom: 8 rows of 128 bytes), so a box
+// never crosses a cache block when block_size % 8 == 0, and lands 1024-byte aligned in a tile.
+inline constexpr int kTmaBoxKeys = 8;
+inline constexpr uint32_t kTmaBoxBytes = kTmaBoxKeys * 128;
+
 }  // namespace sm90
 
 namespace {
 
 using sm90::Sm90Tile;
+using sm90::kTmaBoxBytes;
+using sm90::kTmaBoxKeys;
 
 #ifdef JUNCTION_SM90A
 
@@ -104,9 +117,46 @@ __device__ __forceinline__ void GatherTile(const T* cache, uint32_t dst, const F
   }
 }
 
-template <typename T, int D>
+// Producer, TMA: one K or V tile (keys [n0, n0 + kKeys), n0 % kTmaBoxKeys == 0) as boxes of
+// kTmaBoxKeys keys x 64 columns, one per lane of the first warp (D / 64 column blocks x 16 key
+// groups: 32 or 16 boxes), each lane looking up its own block. All 128 producer threads arrive
+// on `bar` once, a lane with a box together with its bytes. A box wholly past `end` is zeroed
+// by its lane instead (its block-table entry may not exist). Keys past `end` inside a loaded box
+// hold what the cache holds there, finite (the layers zero their caches at allocation; tests
+// fill them), and the consumers give them probability 0.
+template <int D>
+__device__ __forceinline__ void TmaTile(const CUtensorMap* map, uint32_t dst, uint32_t bar,
+                                        const FlashParams& p, const int32_t* table, int kv_head,
+                                        int n0, int end, int tid) {
+  using L = Sm90Tile<D>;
+  constexpr int kKeyGroups = L::kKeys / kTmaBoxKeys;
+  constexpr int kBoxes = (D / 64) * kKeyGroups;
+  static_assert(kBoxes <= 32, "one box per lane of one warp");
+  if (tid >= kBoxes) {
+    sm90::MbarArrive(bar);
+    return;
+  }
+  const int column_block = tid / kKeyGroups, group = tid % kKeyGroups;
+  const int key = n0 + group * kTmaBoxKeys;
+  const uint32_t box = dst + column_block * L::kKeys * 128 + group * kTmaBoxBytes;
+  if (key < end) {
+    const int b = key / p.block_size;
+    const int row = table[b] * p.block_size + (key - b * p.block_size);
+    sm90::MbarArriveExpectTx(bar, kTmaBoxBytes);
+    sm90::TmaLoad3d(box, map, column_block * 64, kv_head, row, bar);
+    return;
+  }
+#pragma unroll 8
+  for (uint32_t i = 0; i < kTmaBoxBytes; i += 16)
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(box + i), "r"(0) : "memory");
+  sm90::FenceProxyAsync();  // zeros written by the generic proxy, read by wgmma
+  sm90::MbarArrive(bar);
+}
+
+template <typename T, int D, bool kTma>
 __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v, uint32_t base,
-                                        const Barriers<D>& bars, int tid) {
+                                        const Barriers<D>& bars, const CUtensorMap* k_map,
+                                        const CUtensorMap* v_map, int tid) {
   using L = Sm90Tile<D>;
   const T* q = static_cast<const T*>(p.q);
   const T* q_sink = static_cast<const T*>(p.q_sink ? p.q_sink : p.q);
@@ -135,6 +185,13 @@ __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v,
     if (t >= L::kStages) sm90::MbarWait(bars.empty(stage), (t / L::kStages - 1) & 1);
     const int n0 = v.TileBegin(t, L::kKeys);
     const int end = t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end;
+    if (kTma && n0 % kTmaBoxKeys == 0) {
+      TmaTile<D>(k_map, base + L::kK + stage * L::kKVBytes, bars.full_k(stage), p, table,
+                 v.item.kv_head, n0, end, tid);
+      TmaTile<D>(v_map, base + L::kV + stage * L::kKVBytes, bars.full_v(stage), p, table,
+                 v.item.kv_head, n0, end, tid);
+      continue;
+    }
     GatherTile<T, D>(k_cache, base + L::kK + stage * L::kKVBytes, p, table, v.item.kv_head, n0, end,
                      tid);
     sm90::MbarArriveOnCpAsync(bars.full_k(stage));
@@ -362,8 +419,12 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
 
 #endif  // JUNCTION_SM90A
 
-template <typename T, int D, bool kOverlap>
-__global__ void __launch_bounds__(384, 1) FlashPrefillSm90Kernel(const FlashParams p) {
+// k_map / v_map: the caches as 3-D tensors [num_blocks * block_size][num_kv_heads][D] for kTma
+// (see EncodeCacheMap); unused otherwise.
+template <typename T, int D, bool kOverlap, bool kTma>
+__global__ void __launch_bounds__(384, 1)
+    FlashPrefillSm90Kernel(const FlashParams p, const __grid_constant__ CUtensorMap k_map,
+                           const __grid_constant__ CUtensorMap v_map) {
 #ifdef JUNCTION_SM90A
   using L = Sm90Tile<D>;
   extern __shared__ unsigned char smem_raw[];
@@ -388,7 +449,7 @@ __global__ void __launch_bounds__(384, 1) FlashPrefillSm90Kernel(const FlashPara
   const int wg = threadIdx.x / 128;
   if (wg == 0) {
     sm90::RegDealloc<40>();
-    Produce<T, D>(p, v, base, bars, threadIdx.x);
+    Produce<T, D, kTma>(p, v, base, bars, &k_map, &v_map, threadIdx.x);
   } else {
     sm90::RegAlloc<232>();
     Consume<T, D, kOverlap>(p, v, base, bars, wg - 1, threadIdx.x % 128);
@@ -396,16 +457,76 @@ __global__ void __launch_bounds__(384, 1) FlashPrefillSm90Kernel(const FlashPara
 #endif
 }
 
-template <typename T, int D, bool kOverlap>
-void Launch(const FlashParams& p, cudaStream_t stream) {
+template <typename T, int D, bool kOverlap, bool kTma>
+void Launch(const FlashParams& p, const CUtensorMap& k_map, const CUtensorMap& v_map,
+            cudaStream_t stream) {
   constexpr size_t smem = Sm90Tile<D>::kSmemBytes;
-  auto kernel = FlashPrefillSm90Kernel<T, D, kOverlap>;
+  auto kernel = FlashPrefillSm90Kernel<T, D, kOverlap, kTma>;
   static const bool configured = [&] {
     cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     return true;
   }();
   (void)configured;
-  if (p.num_items > 0) kernel<<<p.num_items, Sm90Tile<D>::kThreads, smem, stream>>>(p);
+  if (p.num_items > 0)
+    kernel<<<p.num_items, Sm90Tile<D>::kThreads, smem, stream>>>(p, k_map, v_map);
+}
+
+// The driver's tensor-map encoder, reached through the runtime so that nothing links libcuda.
+PFN_cuTensorMapEncodeTiled_v12000 TensorMapEncoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
+                                         &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess)
+      return PFN_cuTensorMapEncodeTiled_v12000{nullptr};
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  return encode;
+}
+
+// A cache [num_blocks][block_size][num_kv_heads][D] as the 3-D tensor (D, num_kv_heads, rows),
+// innermost first, in boxes of 64 columns x 1 head x kTmaBoxKeys rows, 128-byte swizzled like
+// the kernel's tiles. Returns an empty string or why it cannot be encoded.
+const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype,
+                           CUtensorMap* map) {
+  const int64_t rows = static_cast<int64_t>(p.num_blocks) * p.block_size;
+  if (p.num_blocks <= 0) return "the cache's block count is unknown (FlashParams::num_blocks)";
+  if (p.block_size % kTmaBoxKeys != 0) return "block_size is not a multiple of 8";
+  if (rows > INT32_MAX) return "the cache has more than 2^31 rows";
+  if (reinterpret_cast<uintptr_t>(cache) % 16 != 0) return "the cache is not 16-byte aligned";
+  const PFN_cuTensorMapEncodeTiled_v12000 encode = TensorMapEncoder();
+  if (encode == nullptr) return "the driver has no cuTensorMapEncodeTiled";
+  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(p.head_dim),
+                              static_cast<cuuint64_t>(p.num_kv_heads),
+                              static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.head_dim) * 2,  // bytes, dims 1, 2
+                                 static_cast<cuuint64_t>(p.num_kv_heads) * p.head_dim * 2};
+  const cuuint32_t box[3] = {64, 1, kTmaBoxKeys};
+  const cuuint32_t element_strides[3] = {1, 1, 1};
+  const CUtensorMapDataType type =
+      dtype == DType::kBF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+  const CUresult result =
+      encode(map, type, 3, const_cast<void*>(cache), dims, strides, box, element_strides,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return result == CUDA_SUCCESS ? "" : "cuTensorMapEncodeTiled failed";
+}
+
+template <typename T, int D>
+void LaunchWith(const FlashParams& p, DType dtype, cudaStream_t stream, Sm90Producer producer) {
+  constexpr bool kOverlap = true;
+  CUtensorMap k_map = {}, v_map = {};
+  if (producer == Sm90Producer::kTma) {
+    const char* why = EncodeCacheMap(p.k_cache, p, dtype, &k_map);
+    if (*why == '\0') why = EncodeCacheMap(p.v_cache, p, dtype, &v_map);
+    if (*why == '\0') return Launch<T, D, kOverlap, true>(p, k_map, v_map, stream);
+    static std::atomic_flag said = ATOMIC_FLAG_INIT;  // once per instantiation, not per step
+    if (!said.test_and_set())
+      std::fprintf(stderr, "junction: flash prefill (sm90): TMA producer unavailable (%s); "
+                           "using the cp.async producer\n", why);
+  }
+  Launch<T, D, kOverlap, false>(p, k_map, v_map, stream);
 }
 
 }  // namespace
@@ -425,13 +546,19 @@ bool FlashPrefillSm90Supported(int head_dim) {
   return major[device] == 9;
 }
 
-void LaunchFlashPrefillSm90(const FlashParams& p, DType dtype, cudaStream_t stream) {
-  constexpr bool kOverlap = true;
+std::string FlashPrefillSm90TmaUnavailable(const FlashParams& p, DType dtype) {
+  CUtensorMap map = {};
+  std::string why = EncodeCacheMap(p.k_cache, p, dtype, &map);
+  return why.empty() ? EncodeCacheMap(p.v_cache, p, dtype, &map) : why;
+}
+
+void LaunchFlashPrefillSm90(const FlashParams& p, DType dtype, cudaStream_t stream,
+                            Sm90Producer producer) {
   JUNCTION_DISPATCH_HALF(dtype, {
     if (p.head_dim == 64)
-      Launch<T, 64, kOverlap>(p, stream);
+      LaunchWith<T, 64>(p, dtype, stream, producer);
     else if (p.head_dim == 128)
-      Launch<T, 128, kOverlap>(p, stream);
+      LaunchWith<T, 128>(p, dtype, stream, producer);
   });
 }
 

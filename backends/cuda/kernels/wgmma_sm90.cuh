@@ -1,5 +1,5 @@
 // Hopper (sm_90a) building blocks as thin PTX wrappers: warpgroup MMA (wgmma.mma_async) with
-// shared-memory matrix descriptors, mbarriers (cp.async completion included), register
+// shared-memory matrix descriptors, mbarriers (cp.async and bulk-copy completion), TMA, register
 // reallocation and the async-proxy fence. Everything here exists only when JUNCTION_SM90A is
 // defined (device pass for sm_90a); callers guard their use with the same macro.
 //
@@ -131,6 +131,24 @@ __device__ __forceinline__ void MbarArrive(uint32_t bar) {
 // the barrier was initialised with (.noinc).
 __device__ __forceinline__ void MbarArriveOnCpAsync(uint32_t bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+// Arrives and adds `bytes` to the transaction count of the current phase: the phase completes
+// only once bulk copies completing on this barrier have delivered them. Arrive before issuing
+// the copies, so their bytes are expected by the time they land.
+__device__ __forceinline__ void MbarArriveExpectTx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+// Bulk tensor copy (TMA) of the box at coordinates (c0, c1, c2) of a 3-D tensor map into shared
+// memory at `dst`, in the map's swizzle, completing its bytes on mbarrier `bar`. `map` is the
+// address of a __grid_constant__ kernel parameter.
+__device__ __forceinline__ void TmaLoad3d(uint32_t dst, const void* map, int c0, int c1, int c2,
+                                          uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
 }
 // Spins until the barrier's phase with parity `parity` has completed.
 __device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {

@@ -36,6 +36,7 @@ std::string Describe(const AttentionCase& c) {
     << " block=" << c.block_size << " " << DTypeName(c.dtype) << " split>=" << c.min_split_keys
     << (c.impl == FlashPrefillImpl::kPortable ? " mma.sync"
         : c.impl == FlashPrefillImpl::kSm90   ? " sm90"
+        : c.impl == FlashPrefillImpl::kSm90Tma ? " sm90 tma"
                                               : " auto")
     << " chunks:";
   for (const ChunkShape& ch : c.chunks) {
@@ -112,6 +113,13 @@ void RunCase(const AttentionCase& c, std::mt19937& rng) {
     p.scale = scale;
     return p;
   };
+  if (c.impl == FlashPrefillImpl::kSm90Tma && FlashPrefillSm90Supported(d)) {
+    // The TMA producer serves every block size that is a multiple of 8; others must take the
+    // cp.async producer (and are run to check that they do, correctly).
+    const std::string why = FlashPrefillSm90TmaUnavailable(bind(plan.PrefillParams()), c.dtype);
+    INFO("TMA unavailable: " << why);
+    CHECK(why.empty() == (bs % 8 == 0));
+  }
   // Twice over one plan, the output poisoned again in between: split decode counts its
   // splits in device counters that each launch must leave at zero for the next.
   std::vector<std::vector<float>> outs;
@@ -220,10 +228,13 @@ TEST_CASE("flash prefill: the Hopper (wgmma) kernel matches float64", "[gpu][cud
       {4, 4, 64, 16, f16, {{300, 0, 4096, 4}, {129, 1000, 100, 0}, {70, 0}}},
       {16, 2, 128, 16, bf16, {{257, 300, 129, 3}, {65, 64, 65, 64}}},
   };
-  for (AttentionCase c : cases) {
-    c.impl = FlashPrefillImpl::kSm90;
-    RunCase(c, rng);
-  }
+  // Both producers: cp.async gathers, and TMA boxes (with cp.async for the tiles of windows
+  // that start off a multiple of 8 keys, and for the 12-key blocks).
+  for (FlashPrefillImpl impl : {FlashPrefillImpl::kSm90, FlashPrefillImpl::kSm90Tma})
+    for (AttentionCase c : cases) {
+      c.impl = impl;
+      RunCase(c, rng);
+    }
 }
 
 TEST_CASE("flash decode with split KV matches float64", "[gpu][cuda]") {
