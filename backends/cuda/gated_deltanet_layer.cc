@@ -149,6 +149,24 @@ absl::Status CudaGatedDeltaNetLayer::Plan(const StepBatch& batch) {
   return absl::OkStatus();
 }
 
+bool CudaGatedDeltaNetLayer::AppendGraphKey(std::vector<uint64_t>& key) const {
+  // Chunked prefill sizes its launches and scratch on the host from the chunk list.
+  if (!work_.prefill.empty()) return false;
+  // State, conv state and weights are fixed at Create; the decode kernel puts its per-head
+  // counters back to zero itself, so a replay finds them as an eager launch would.
+  auto add = [&](const void* p) { key.push_back(reinterpret_cast<uintptr_t>(p)); };
+  for (const DeviceBuffer* b : {&proj_, &ab_, &mixed_, &g_, &beta_, &core_, &decode_o_,
+                                &decode_count_})
+    add(b->data());
+  add(requests_);
+  add(decode_);
+  add(token_request_);
+  key.push_back(static_cast<uint64_t>(num_tokens_));
+  key.push_back(work_.requests.size());
+  key.push_back(work_.decode.size());
+  return true;
+}
+
 void CudaGatedDeltaNetLayer::Run(const Activations& in, const Activations& out) {
   JUNCTION_CHECK(in.num_tokens == num_tokens_, "Run over %d tokens, planned %d", in.num_tokens,
                  num_tokens_);

@@ -32,6 +32,9 @@ class CudaGatedDeltaNetLayer : public MixerLayer {
   // in/out: [num_tokens, hidden] bf16. Updates the conv window and state of every planned
   // chunk's slot (starting from zeros when the chunk has num_computed == 0).
   void Run(const Activations& in, const Activations& out) override;
+  // Decode-only steps (no chunked prefill): the token, request and decode counts and every
+  // pointer of the work lists and scratch buffers Run launches with. False with prefill.
+  bool AppendGraphKey(std::vector<uint64_t>& key) const override;
 
   // Device pointers of the slots (tests): [slots, Hv, dk, dv] and [slots, conv_dim, K - 1].
   const float* state() const { return state_.as<float>(); }

@@ -203,6 +203,20 @@ absl::Status CudaMamba2Layer::Plan(const StepBatch& batch) {
   return absl::OkStatus();
 }
 
+bool CudaMamba2Layer::AppendGraphKey(std::vector<uint64_t>& key) const {
+  // A scan picks the sequential or the chunk-parallel kernel on the host.
+  if (!scan_items_.empty()) return false;
+  // Conv and SSM state and the weights are fixed at Create.
+  auto add = [&](const void* p) { key.push_back(reinterpret_cast<uintptr_t>(p)); };
+  for (const DeviceBuffer* b : {&zxbc_, &dt_, &xbc_, &y_, &normed_}) add(b->data());
+  add(conv_dev_);
+  add(decode_dev_);
+  key.push_back(static_cast<uint64_t>(num_tokens_));
+  key.push_back(conv_items_.size());
+  key.push_back(decode_items_.size());
+  return true;
+}
+
 void CudaMamba2Layer::Run(const Activations& in, const Activations& out) {
   JUNCTION_CHECK(in.num_tokens == num_tokens_, "Run over %d tokens, planned %d", in.num_tokens,
                  num_tokens_);

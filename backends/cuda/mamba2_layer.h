@@ -56,6 +56,9 @@ class CudaMamba2Layer : public MixerLayer {
   absl::Status Plan(const StepBatch& batch) override;
   // in/out: [num_tokens, hidden] bf16 device activations.
   void Run(const Activations& in, const Activations& out) override;
+  // Decode-only steps (no scan items): the token, conv-item and decode-item counts and every
+  // pointer of the work lists and scratch buffers Run launches with. False with a scan.
+  bool AppendGraphKey(std::vector<uint64_t>& key) const override;
 
   // Steps whose prefill chunks hold at least this many tokens use the chunk-parallel scan.
   int parallel_scan_min_tokens() const { return parallel_scan_min_tokens_; }

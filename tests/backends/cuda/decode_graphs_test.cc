@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "tests/backends/cuda/fixture_check.h"
 
@@ -74,10 +75,12 @@ StepBatch DecodeStep(const std::vector<std::vector<TokenId>>& tokens,
   return batch;
 }
 
-TEST_CASE("cuda graphs: decode steps replayed give the eager steps' logits and ids",
-          "[gpu][cuda][graphs][runner]") {
-  if (!HaveGpu()) return;
-  junction::testing::GoldenCase golden = junction::testing::LoadGoldenCase("llama");
+// Runs the fixture `name` twice, with and without graphs, through the same decode schedule and
+// requires equal logits and ids, every decode step keyed and most of them replayed (so every
+// layer of the model opts in).
+void CheckGraphsMatchEager(const std::string& name) {
+  INFO("fixture " << name);
+  junction::testing::GoldenCase golden = junction::testing::LoadGoldenCase(name);
   REQUIRE(golden.prompts.size() == 4);
   auto make = [&](bool graphs) {
     auto spec = LoadModelSpec(golden.model_dir);
@@ -151,7 +154,7 @@ TEST_CASE("cuda graphs: decode steps replayed give the eager steps' logits and i
   REQUIRE(tokens[3].size() > 300);
   const DecodeGraphStats on = CudaDecodeGraphStats(*graphed);
   const DecodeGraphStats off = CudaDecodeGraphStats(*eager);
-  WARN("graphs: " << on.replayed_steps << " replays, " << on.captured_steps << " captures, "
+  WARN(name << " graphs: " << on.replayed_steps << " replays, " << on.captured_steps << " captures, "
                   << on.eager_steps << " eager keyed steps, " << on.failed_captures
                   << " failed captures over " << schedule.size() - 1 << " decode steps");
   CHECK(on.failed_captures == 0);
@@ -161,6 +164,13 @@ TEST_CASE("cuda graphs: decode steps replayed give the eager steps' logits and i
         static_cast<int64_t>(schedule.size()) - 1);  // every decode step is keyed; prefill not
   CHECK(off.replayed_steps + off.captured_steps + off.eager_steps == 0);
   CHECK(compared_rows > 300);
+}
+
+TEST_CASE("cuda graphs: decode steps replayed give the eager steps' logits and ids",
+          "[gpu][cuda][graphs][runner]") {
+  if (!HaveGpu()) return;
+  // Attention alone; Gated DeltaNet + gated attention (Qwen3.5); Mamba2 + attention.
+  for (const char* name : {"llama", "qwen3_5_gdn", "granite_hybrid"}) CheckGraphsMatchEager(name);
 }
 
 }  // namespace
