@@ -194,6 +194,25 @@ PathParams PathPlan::Params() const {
   return p;
 }
 
+bool PathPlan::AppendGraphKey(std::vector<uint64_t>& key) const {
+  if (!blocks_.empty() || !prefill_items_.empty() || !finalize_items_.empty()) return false;
+  auto add = [&](const void* p) { key.push_back(reinterpret_cast<uintptr_t>(p)); };
+  add(chunks_dev_);
+  add(block_tables_dev_);
+  add(token_chunks_dev_);
+  add(slots_dev_);
+  add(decode_dev_);
+  add(merges_dev_);
+  add(workspace_.data());
+  add(partial_o_.data());
+  add(partial_lse_.data());
+  key.push_back(static_cast<uint64_t>(num_tokens_));
+  key.push_back(chunks_.size());
+  key.push_back(decode_items_.size());
+  key.push_back(merges_.size());
+  return true;
+}
+
 absl::StatusOr<std::unique_ptr<CudaPathLayer>> CudaPathLayer::Create(const LayerContext& context,
                                                                      CudaContext* cuda) {
   std::unique_ptr<CudaPathLayer> layer(new CudaPathLayer());
@@ -292,6 +311,14 @@ absl::Status CudaPathLayer::Plan(const StepBatch& batch) {
   RETURN_IF_ERROR(forget_.Reserve(t * spec_.num_heads * sizeof(float)));
   RETURN_IF_ERROR(attended_.Reserve(t * spec_.num_heads * d * 2));
   return absl::OkStatus();
+}
+
+bool CudaPathLayer::AppendGraphKey(std::vector<uint64_t>& key) const {
+  if (!plan_.AppendGraphKey(key)) return false;
+  // Weights, caches and conv windows are fixed at Create.
+  for (const DeviceBuffer* b : {&qkv_, &aux_, &w_, &beta_, &log_gate_, &forget_, &attended_})
+    key.push_back(reinterpret_cast<uintptr_t>(b->data()));
+  return true;
 }
 
 void CudaPathLayer::Run(const Activations& in, const Activations& out) {

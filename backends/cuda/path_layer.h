@@ -9,6 +9,7 @@
 // uploaded with one asynchronous copy; it also owns the per-step workspace.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -48,6 +49,10 @@ class PathPlan {
   // Kernel arguments with the plan's arrays and workspace set; the caller sets qkv, w, beta,
   // log_gate, forget, o, the caches and the scale.
   PathParams Params() const;
+  // For CUDA graphs: appends every pointer and count of the planned arrays, workspace and
+  // partials that Params() hands the kernels. False when the step has prefill-mode chunks (their
+  // UT blocks and tiles size the launches on the host).
+  bool AppendGraphKey(std::vector<uint64_t>& key) const;
   const PathChunkDesc* chunks() const { return chunks_dev_; }
   const int32_t* token_chunks() const { return token_chunks_dev_; }
   int num_chunks() const { return static_cast<int>(chunks_.size()); }
@@ -91,6 +96,8 @@ class CudaPathLayer : public MixerLayer {
   absl::Status Plan(const StepBatch& batch) override;
   // in/out: [num_tokens, hidden] bf16. Rewrites every cached key of the planned requests.
   void Run(const Activations& in, const Activations& out) override;
+  // Decode-only steps: the plan's key (PathPlan::AppendGraphKey) and the scratch buffers.
+  bool AppendGraphKey(std::vector<uint64_t>& key) const override;
 
  private:
   CudaPathLayer() = default;

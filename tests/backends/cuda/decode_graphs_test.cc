@@ -169,8 +169,10 @@ void CheckGraphsMatchEager(const std::string& name) {
 TEST_CASE("cuda graphs: decode steps replayed give the eager steps' logits and ids",
           "[gpu][cuda][graphs][runner]") {
   if (!HaveGpu()) return;
-  // Attention alone; Gated DeltaNet + gated attention (Qwen3.5); Mamba2 + attention.
-  for (const char* name : {"llama", "qwen3_5_gdn", "granite_hybrid"}) CheckGraphsMatchEager(name);
+  // Attention alone; Gated DeltaNet + gated attention (Qwen3.5); Mamba2 + attention; PaTH with
+  // its forget gate.
+  for (const char* name : {"llama", "qwen3_5_gdn", "granite_hybrid", "fla_path_fox"})
+    CheckGraphsMatchEager(name);
 }
 
 }  // namespace
