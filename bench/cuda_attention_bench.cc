@@ -38,8 +38,7 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
                     impl == FlashPrefillImpl::kSm90      ? "sm90"
                     : impl == FlashPrefillImpl::kSm90Tma ? "sm90-tma"
                                                          : "mma",
-                    seq, s.batch, ms,
-                    flops / ms / 1e9);
+                    seq, s.batch, ms, flops / ms / 1e9);
       Emit(out, line);
     }
   }

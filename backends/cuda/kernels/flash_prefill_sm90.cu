@@ -49,9 +49,9 @@ inline constexpr uint32_t kTmaBoxBytes = kTmaBoxKeys * 128;
 
 namespace {
 
-using sm90::Sm90Tile;
 using sm90::kTmaBoxBytes;
 using sm90::kTmaBoxKeys;
+using sm90::Sm90Tile;
 
 #ifdef JUNCTION_SM90A
 
@@ -488,8 +488,7 @@ PFN_cuTensorMapEncodeTiled_v12000 TensorMapEncoder() {
 // A cache [num_blocks][block_size][num_kv_heads][D] as the 3-D tensor (D, num_kv_heads, rows),
 // innermost first, in boxes of 64 columns x 1 head x kTmaBoxKeys rows, 128-byte swizzled like
 // the kernel's tiles. Returns an empty string or why it cannot be encoded.
-const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype,
-                           CUtensorMap* map) {
+const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype, CUtensorMap* map) {
   const int64_t rows = static_cast<int64_t>(p.num_blocks) * p.block_size;
   if (p.num_blocks <= 0) return "the cache's block count is unknown (FlashParams::num_blocks)";
   if (p.block_size % kTmaBoxKeys != 0) return "block_size is not a multiple of 8";
@@ -523,8 +522,10 @@ void LaunchWith(const FlashParams& p, DType dtype, cudaStream_t stream, Sm90Prod
     if (*why == '\0') return Launch<T, D, kOverlap, true>(p, k_map, v_map, stream);
     static std::atomic_flag said = ATOMIC_FLAG_INIT;  // once per instantiation, not per step
     if (!said.test_and_set())
-      std::fprintf(stderr, "junction: flash prefill (sm90): TMA producer unavailable (%s); "
-                           "using the cp.async producer\n", why);
+      std::fprintf(stderr,
+                   "junction: flash prefill (sm90): TMA producer unavailable (%s); "
+                   "using the cp.async producer\n",
+                   why);
   }
   Launch<T, D, kOverlap, false>(p, k_map, v_map, stream);
 }

@@ -154,9 +154,9 @@ void CheckGraphsMatchEager(const std::string& name) {
   REQUIRE(tokens[3].size() > 300);
   const DecodeGraphStats on = CudaDecodeGraphStats(*graphed);
   const DecodeGraphStats off = CudaDecodeGraphStats(*eager);
-  WARN(name << " graphs: " << on.replayed_steps << " replays, " << on.captured_steps << " captures, "
-                  << on.eager_steps << " eager keyed steps, " << on.failed_captures
-                  << " failed captures over " << schedule.size() - 1 << " decode steps");
+  WARN(name << " graphs: " << on.replayed_steps << " replays, " << on.captured_steps
+            << " captures, " << on.eager_steps << " eager keyed steps, " << on.failed_captures
+            << " failed captures over " << schedule.size() - 1 << " decode steps");
   CHECK(on.failed_captures == 0);
   CHECK(on.captured_steps >= 4);  // several batch sizes and split counts
   CHECK(on.replayed_steps >= 150);

@@ -34,10 +34,10 @@ std::string Describe(const AttentionCase& c) {
   std::ostringstream s;
   s << "heads " << c.num_heads << "/" << c.num_kv_heads << " d=" << c.head_dim
     << " block=" << c.block_size << " " << DTypeName(c.dtype) << " split>=" << c.min_split_keys
-    << (c.impl == FlashPrefillImpl::kPortable ? " mma.sync"
-        : c.impl == FlashPrefillImpl::kSm90   ? " sm90"
+    << (c.impl == FlashPrefillImpl::kPortable  ? " mma.sync"
+        : c.impl == FlashPrefillImpl::kSm90    ? " sm90"
         : c.impl == FlashPrefillImpl::kSm90Tma ? " sm90 tma"
-                                              : " auto")
+                                               : " auto")
     << " chunks:";
   for (const ChunkShape& ch : c.chunks) {
     s << " (" << ch.num_tokens << "+" << ch.num_computed;
