@@ -108,8 +108,8 @@ def main():
             trace = os.path.join(WORK, f"timing-{backend}.jsonl")
             r = subprocess.run(
                 [LOADGEN, "--backend", backend, "--port", str(relay.port), "--no-progress",
-                 "--num-requests", str(n), "--concurrency", "4", "--rate", "8", "--burstiness", "8", "--input-len", "512",
-                 "--output-len", "32", "--warmup", "1", "--trace", trace],
+                 "--num-requests", str(n), "--concurrency", "4", "--rate", "8", "--burstiness", "8",
+                 "--input-len", "512", "--output-len", "32", "--warmup", "1", "--trace", trace],
                 capture_output=True, text=True, timeout=240)
             check(r.returncode == 0, f"{backend}: loadgen exit 0 ({r.stderr.strip()[-300:]})")
             if r.returncode == 0:
