@@ -79,7 +79,8 @@ bool MakeInputs(const AttentionSetup& s, PathBuffers& b, PathPlan& plan, CudaCon
     c.first_token = i * s.q_len;
     c.num_tokens = s.q_len;
     c.num_computed = s.context - s.q_len;
-    for (int k = 0; k < blocks_per_seq; ++k) c.block_table.push_back(BlockId(i * blocks_per_seq + k));
+    for (int k = 0; k < blocks_per_seq; ++k)
+      c.block_table.push_back(BlockId(i * blocks_per_seq + k));
     batch.chunks.push_back(c);
   }
   batch.token_ids.assign(size_t(tokens), 0);
@@ -155,25 +156,35 @@ JUNCTION_BENCHMARK(cuda_path,
     const PathParams p = Bind(plan, b, s);
     const cudaStream_t stream = cuda->stream();
     const int reps = shape.seq >= 16384 ? 7 : 15;
-    const float total = MedianMs(*cuda, [&] { LaunchPathAttention(p, stream); }, reps);
-    const float prep = MedianMs(*cuda, [&] {
-      LaunchPathStore(p, stream);
-      LaunchPathPrep(p, stream);
-    }, reps);
-    const float attn = MedianMs(*cuda, [&] { LaunchPathPrefill(p, stream); }, reps);
-    const float keys = MedianMs(*cuda, [&] { LaunchPathFinalize(p, stream); }, reps);
+    const float total = MedianMs(
+        *cuda, [&] { LaunchPathAttention(p, stream); }, reps);
+    const float prep = MedianMs(
+        *cuda,
+        [&] {
+          LaunchPathStore(p, stream);
+          LaunchPathPrep(p, stream);
+        },
+        reps);
+    const float attn = MedianMs(
+        *cuda, [&] { LaunchPathPrefill(p, stream); }, reps);
+    const float keys = MedianMs(
+        *cuda, [&] { LaunchPathFinalize(p, stream); }, reps);
+    const float carry = MedianMs(
+        *cuda, [&] { LaunchPathFinalize(p, stream, PathFinalizeImpl::kCarry); }, reps);
     if (cudaGetLastError() != cudaSuccess) return 1;
-    const double flash_flops = 4.0 * s.batch * s.num_heads * double(s.context) * s.context / 2 *
-                               s.head_dim;
+    const double flash_flops =
+        4.0 * s.batch * s.num_heads * double(s.context) * s.context / 2 * s.head_dim;
     std::snprintf(line, sizeof(line),
-                  "path prefill d=%d seq=%d batch=%d ms=%.3f (prep %.3f attn %.3f keys %.3f) "
-                  "flash_ms=%.3f ratio=%.2f flash_tflops=%.1f path_attn_tflops=%.1f\n",
-                  s.head_dim, shape.seq, s.batch, total, prep, attn, keys, flash_ms,
+                  "path prefill d=%d seq=%d batch=%d ms=%.3f (prep %.3f attn %.3f keys %.3f; "
+                  "keys carried block by block %.3f) flash_ms=%.3f ratio=%.2f flash_tflops=%.1f "
+                  "path_attn_tflops=%.1f\n",
+                  s.head_dim, shape.seq, s.batch, total, prep, attn, keys, carry, flash_ms,
                   total / flash_ms, flash_flops / flash_ms / 1e9, 2 * flash_flops / attn / 1e9);
     Emit(out, line);
   }
 
-  const std::vector<int> contexts = quick ? std::vector<int>{8192} : std::vector<int>{1024, 8192, 32768};
+  const std::vector<int> contexts =
+      quick ? std::vector<int>{8192} : std::vector<int>{1024, 8192, 32768};
   for (int context : contexts) {
     AttentionSetup s{64, 1, context, 32, 8, 128};
     float flash_ms = 0;
@@ -183,7 +194,8 @@ JUNCTION_BENCHMARK(cuda_path,
     if (!MakeInputs(s, b, plan, *cuda)) return 1;
     const PathParams p = Bind(plan, b, s);
     const cudaStream_t stream = cuda->stream();
-    const float ms = MedianMs(*cuda, [&] { LaunchPathAttention(p, stream); }, 20);
+    const float ms = MedianMs(
+        *cuda, [&] { LaunchPathAttention(p, stream); }, 20);
     if (cudaGetLastError() != cudaSuccess) return 1;
     const double bytes = 3.0 * s.batch * double(context - 1) * s.num_kv_heads * s.head_dim * 2;
     const double tbps = bytes / ms / 1e9;

@@ -30,6 +30,7 @@ absl::Status PathPlan::Build(const StepBatch& batch, const PathPlanConfig& confi
   blocks_.clear();
   prefill_items_.clear();
   finalize_items_.clear();
+  suffix_chunks_.clear();
   decode_items_.clear();
   merges_.clear();
   token_chunks_.assign(num_tokens_, 0);
@@ -85,6 +86,7 @@ absl::Status PathPlan::Build(const StepBatch& batch, const PathPlanConfig& confi
       prefill_items_.push_back({ci, b});
     }
     for (int t = 0; t < cache_tiles + num_ut; ++t) finalize_items_.push_back({ci, t});
+    suffix_chunks_.push_back(ci);
     num_ut_blocks += num_ut;
   }
   // Split decode contexts so that about 8 CTAs per SM stream the caches.
@@ -114,12 +116,15 @@ absl::Status PathPlan::Build(const StepBatch& batch, const PathPlanConfig& confi
                    [&](const PathTileItem& a, const PathTileItem& b) {
                      return finalize_cost(a) > finalize_cost(b);
                    });
+  std::stable_sort(suffix_chunks_.begin(), suffix_chunks_.end(),
+                   [&](int a, int b) { return chunks_[a].q_len > chunks_[b].q_len; });
 
   using A = PlanUpload;
-  RETURN_IF_ERROR(upload_.Upload({A::Of(chunks_), A::Of(block_tables_), A::Of(token_chunks_),
-                                  A::Of(slots_), A::Of(blocks_), A::Of(prefill_items_),
-                                  A::Of(finalize_items_), A::Of(decode_items_), A::Of(merges_)},
-                                 stream));
+  RETURN_IF_ERROR(
+      upload_.Upload({A::Of(chunks_), A::Of(block_tables_), A::Of(token_chunks_), A::Of(slots_),
+                      A::Of(blocks_), A::Of(prefill_items_), A::Of(finalize_items_),
+                      A::Of(decode_items_), A::Of(merges_), A::Of(suffix_chunks_)},
+                     stream));
   chunks_dev_ = upload_.at<PathChunkDesc>(0);
   block_tables_dev_ = upload_.at<int32_t>(1);
   token_chunks_dev_ = upload_.at<int32_t>(2);
@@ -129,8 +134,11 @@ absl::Status PathPlan::Build(const StepBatch& batch, const PathPlanConfig& confi
   finalize_dev_ = upload_.at<PathTileItem>(6);
   decode_dev_ = upload_.at<PathDecodeItem>(7);
   merges_dev_ = upload_.at<PathMergeItem>(8);
+  suffix_chunks_dev_ = upload_.at<int32_t>(9);
   const int64_t tiles = I64(num_ut_blocks) * config.num_kv_heads;
-  const int64_t ws_bytes = tiles * (4 * PathTileElems(config.head_dim) + kPathBlock * kPathBlock) * 2;
+  const int64_t d = config.head_dim;
+  const int64_t ws_bytes =
+      tiles * (4 * PathTileElems(config.head_dim) + kPathBlock * kPathBlock + d * d) * 2;
   if (ws_bytes > 0) RETURN_IF_ERROR(workspace_.Reserve(ws_bytes));
   if (num_partials_ > 0) {
     const int64_t rows = I64(num_partials_) * config.num_heads;  // partials x kv heads x group
@@ -176,14 +184,18 @@ PathParams PathPlan::Params() const {
   p.num_decode_items = static_cast<int>(decode_items_.size());
   p.merges = merges_dev_;
   p.num_merges = static_cast<int>(merges_.size());
-  const int64_t tile_elems =
-      I64(static_cast<int>(blocks_.size())) * config_.num_kv_heads * PathTileElems(config_.head_dim);
+  // Workspace: K', W, W2, W3 tiles, then M [64][64] and Q^T [d][d] per UT block and kv head.
+  const int64_t tiles = I64(static_cast<int>(blocks_.size())) * config_.num_kv_heads;
+  const int64_t tile_elems = tiles * PathTileElems(config_.head_dim);
   auto* ws = workspace_.as<uint16_t>();
   p.ws_k = ws;
   p.ws_w = ws + tile_elems;
   p.ws_w2 = ws + 2 * tile_elems;
   p.ws_w3 = ws + 3 * tile_elems;
   p.ws_m = ws + 4 * tile_elems;
+  p.ws_r = ws + 4 * tile_elems + tiles * kPathBlock * kPathBlock;
+  p.suffix_chunks = suffix_chunks_dev_;
+  p.num_suffix_chunks = static_cast<int>(suffix_chunks_.size());
   p.partial_o = partial_o_.as<float>();
   p.partial_lse = partial_lse_.as<float>();
   p.num_tokens = num_tokens_;
@@ -247,8 +259,8 @@ absl::StatusOr<std::unique_ptr<CudaPathLayer>> CudaPathLayer::Create(const Layer
       row += rows;
       return absl::OkStatus();
     };
-    RETURN_IF_ERROR(append(p + (spec.low_rank_w ? "w_proj.0.weight" : "w_proj.weight"),
-                           layer->w_cols_));
+    RETURN_IF_ERROR(
+        append(p + (spec.low_rank_w ? "w_proj.0.weight" : "w_proj.weight"), layer->w_cols_));
     RETURN_IF_ERROR(append(p + "bt_proj.weight", spec.num_kv_heads));
     if (spec.forget_gate) RETURN_IF_ERROR(append(p + "g_proj.weight", spec.num_heads));
     const std::vector<uint16_t> bits =
@@ -259,7 +271,8 @@ absl::StatusOr<std::unique_ptr<CudaPathLayer>> CudaPathLayer::Create(const Layer
     ASSIGN_OR_RETURN(layer->o_bias_, UploadF32(arena, w, p + "o_proj.bias", {hidden}));
   }
   if (spec.low_rank_w) {
-    ASSIGN_OR_RETURN(layer->w_up_, UploadF32(arena, w, p + "w_proj.1.weight", {kv_rows, spec.w_rank}));
+    ASSIGN_OR_RETURN(layer->w_up_,
+                     UploadF32(arena, w, p + "w_proj.1.weight", {kv_rows, spec.w_rank}));
   }
   if (spec.w_shortconv) {
     ASSIGN_OR_RETURN(layer->conv_,
@@ -330,8 +343,8 @@ void CudaPathLayer::Run(const Activations& in, const Activations& out) {
   const int64_t qkv_width = I64(spec_.num_heads + 2 * spec_.num_kv_heads) * d;
   const int64_t q_width = I64(spec_.num_heads) * d;
   CHECK_CUDA(cudaGetLastError());
-  absl::Status status = Gemm(*cuda_, {in.data, w_qkv_, qkv_.data(), num_tokens_, qkv_width,
-                                      hidden_, DType::kBF16, DType::kBF16});
+  absl::Status status = Gemm(*cuda_, {in.data, w_qkv_, qkv_.data(), num_tokens_, qkv_width, hidden_,
+                                      DType::kBF16, DType::kBF16});
   JUNCTION_CHECK(status.ok(), "%s", status.ToString().c_str());
   status = Gemm(*cuda_, {in.data, w_aux_, aux_.data(), num_tokens_, aux_width_, hidden_,
                          DType::kBF16, DType::kF32});

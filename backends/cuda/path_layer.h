@@ -16,8 +16,8 @@
 #include "absl/status/statusor.h"
 #include "backends/cuda/cuda_context.h"
 #include "backends/cuda/device_memory.h"
-#include "backends/cuda/plan_upload.h"
 #include "backends/cuda/kernels/path_attention.h"
+#include "backends/cuda/plan_upload.h"
 #include "engine/backend/mixer_backend.h"
 
 namespace junction::cuda {
@@ -67,6 +67,7 @@ class PathPlan {
   std::vector<int32_t> block_tables_, token_chunks_;
   std::vector<int64_t> slots_;
   std::vector<PathTileItem> blocks_, prefill_items_, finalize_items_;
+  std::vector<int32_t> suffix_chunks_;
   std::vector<PathDecodeItem> decode_items_;
   std::vector<PathMergeItem> merges_;
   int num_partials_ = 0;
@@ -82,6 +83,7 @@ class PathPlan {
   const PathTileItem* finalize_dev_ = nullptr;
   const PathDecodeItem* decode_dev_ = nullptr;
   const PathMergeItem* merges_dev_ = nullptr;
+  const int32_t* suffix_chunks_dev_ = nullptr;
 };
 
 class CudaPathLayer : public MixerLayer {
@@ -106,8 +108,8 @@ class CudaPathLayer : public MixerLayer {
   PathSpec spec_;
   int hidden_ = 0;
   int kv_dim_ = 0;
-  int w_cols_ = 0;      // w_rank (low rank) or kv_dim
-  int aux_width_ = 0;   // w_cols + H_kv + (gate ? H : 0), padded to a multiple of 8
+  int w_cols_ = 0;     // w_rank (low rank) or kv_dim
+  int aux_width_ = 0;  // w_cols + H_kv + (gate ? H : 0), padded to a multiple of 8
   CacheGeometry cache_;
   DeviceArena weights_{0};
   const void* w_qkv_ = nullptr;  // [(H + 2 H_kv) d, hidden] bf16

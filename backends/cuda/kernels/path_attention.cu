@@ -1,7 +1,8 @@
 // PaTH prefill (query carried backward through UT blocks) and key finalize (keys carried
-// forward); see path_attention.h for the math (the decode is in path_decode.cu). Tiles of 64 rows are
-// loaded with cp.async into XOR-swizzled shared memory and multiplied with mma.sync; each of
-// the 4 warps of a CTA owns 16 rows and keeps them (q^ or k) in fp32 registers.
+// forward, by suffix products or block by block); see path_attention.h for the math (the decode is
+// in path_decode.cu). Tiles of 64 rows are loaded with cp.async into XOR-swizzled shared memory and
+// multiplied with mma.sync; each of the 4 warps of a CTA owns 16 rows and keeps them (q^ or k) in
+// fp32 registers.
 #include <cfloat>
 
 #include "backends/cuda/kernels/cuda_types.cuh"
@@ -158,8 +159,8 @@ __global__ void __launch_bounds__(kThreads) PathPrefillKernel(const PathParams p
       }
       if (gate)
         for (int r = tid; r < kB; r += kThreads)
-          sf[r] = r < len ? p.forget[int64_t{chunk.q_start + c * kB + r} * p.num_heads + head]
-                          : 0.0f;
+          sf[r] =
+              r < len ? p.forget[int64_t{chunk.q_start + c * kB + r} * p.num_heads + head] : 0.0f;
     } else {
       const int k0 = (t - b - 1) * kB;
       for (int i = tid; i < kB * kC; i += kThreads) {
@@ -169,7 +170,10 @@ __global__ void __launch_bounds__(kThreads) PathPrefillKernel(const PathParams p
         int64_t offset = 0;
         if (valid)
           offset = ((int64_t{table[key / p.block_size]} * p.block_size + key % p.block_size) *
-                        p.num_kv_heads + g) * D + ch * 8;
+                        p.num_kv_heads +
+                    g) *
+                       D +
+                   ch * 8;
         const int off = Swizzle<D>(r, ch);
         CpAsync16(sk + off, static_cast<const Bf16*>(p.k_cache) + offset, valid);
         CpAsync16(sv + off, static_cast<const Bf16*>(p.v_cache) + offset, valid);
@@ -178,7 +182,9 @@ __global__ void __launch_bounds__(kThreads) PathPrefillKernel(const PathParams p
         for (int r = tid; r < kB; r += kThreads) {
           const int key = k0 + r;
           sf[r] = key < p0 ? p.f_cache[(int64_t{table[key / p.block_size]} * p.block_size +
-                                        key % p.block_size) * p.num_heads + head]
+                                        key % p.block_size) *
+                                           p.num_heads +
+                                       head]
                            : 0.0f;
         }
     }
@@ -311,70 +317,82 @@ __global__ void __launch_bounds__(kThreads) PathPrefillKernel(const PathParams p
   StoreRows<D>(o, dst, inv, lane);
 }
 
-// Carries 64 keys (a cache tile or a chunk block's K') forward through the later chunk blocks
-// and writes them to the cache.
+// Stage `s` of a [2 stages][W, W3][64][D] ring: UT block `blk` of the chunk's W and W3 tiles.
+template <int D>
+__device__ __forceinline__ void LoadWW3(Bf16* ring, int s, const PathParams& p,
+                                        const PathChunkDesc& chunk, int g, int blk, int tid) {
+  constexpr int kC = D / 8;
+  constexpr int kTile = kB * D;
+  Bf16* sw = ring + s * 2 * kTile;
+  Bf16* sw3 = sw + kTile;
+  const int64_t ws = (int64_t{chunk.first_block + blk} * p.num_kv_heads + g) * kTile;
+  for (int i = tid; i < kB * kC; i += kThreads) {
+    const int r = i / kC, ch = i % kC;
+    CpAsync16(sw + Swizzle<D>(r, ch), static_cast<const Bf16*>(p.ws_w) + ws + r * D + ch * 8, true);
+    CpAsync16(sw3 + Swizzle<D>(r, ch), static_cast<const Bf16*>(p.ws_w3) + ws + r * D + ch * 8,
+              true);
+  }
+}
+
+// The 64 keys of a finalize item (a cache tile, or chunk block c's K'), in a warp's rows r0 and
+// r0 + 8: `rows` are their cache rows (null past the end), `k` the keys as they are now.
+struct KeyTile {
+  bool cache_tile;
+  int c;  // chunk block (when not a cache tile)
+  int num_chunk_blocks;
+};
+
+template <int D>
+__device__ __forceinline__ KeyTile LoadKeyTile(const PathParams& p, const PathChunkDesc& chunk,
+                                               const PathTileItem& item, int g, int r0, int lane,
+                                               Bf16* (&rows)[2], float (&k)[D / 8][4]) {
+  const int p0 = chunk.num_computed;
+  const int num_cache_tiles = (p0 + kB - 1) / kB;
+  KeyTile t{item.tile < num_cache_tiles, item.tile - num_cache_tiles, (chunk.q_len + kB - 1) / kB};
+  const int32_t* table = p.block_tables + chunk.block_table_offset;
+  const Bf16* src[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int r = r0 + 8 * h;
+    const int pos = t.cache_tile ? item.tile * kB + r : p0 + t.c * kB + r;
+    const bool valid = t.cache_tile ? pos < p0 : (t.c * kB + r < chunk.q_len);
+    rows[h] = valid
+                  ? static_cast<Bf16*>(p.k_cache) +
+                        ((int64_t{table[pos / p.block_size]} * p.block_size + pos % p.block_size) *
+                             p.num_kv_heads +
+                         g) *
+                            D
+                  : nullptr;
+    src[h] = rows[h];
+    if (!t.cache_tile && rows[h] != nullptr)
+      src[h] = static_cast<const Bf16*>(p.ws_k) +
+               (int64_t{chunk.first_block + t.c} * p.num_kv_heads + g) * (kB * D) + r * D;
+  }
+  LoadRows<D>(k, src, lane);
+  return t;
+}
+
+// kCarry: carries 64 keys (a cache tile or a chunk block's K') forward through the later chunk
+// blocks and writes them to the cache.
 template <int D>
 __global__ void __launch_bounds__(kThreads) PathFinalizeKernel(const PathParams p) {
-  constexpr int kC = D / 8;
   constexpr int kTile = kB * D;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   Bf16* ring = reinterpret_cast<Bf16*>(smem_raw);  // [2 stages][W, W3][64][D]
   const PathTileItem item = p.finalize_items[blockIdx.x];
   const int g = blockIdx.y;
   const PathChunkDesc chunk = p.chunks[item.chunk];
-  const int p0 = chunk.num_computed;
-  const int num_cache_tiles = (p0 + kB - 1) / kB;
-  const int num_chunk_blocks = (chunk.q_len + kB - 1) / kB;
-  const bool cache_tile = item.tile < num_cache_tiles;
-  const int c = item.tile - num_cache_tiles;  // chunk block (when not a cache tile)
-  const int first = cache_tile ? 0 : c + 1;
-  const int32_t* table = p.block_tables + chunk.block_table_offset;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int r0 = warp * 16 + lane / 4;
-
-  auto load = [&](int s, int blk) {
-    Bf16* sw = ring + s * 2 * kTile;
-    Bf16* sw3 = sw + kTile;
-    const int64_t ws = (int64_t{chunk.first_block + blk} * p.num_kv_heads + g) * kTile;
-    for (int i = tid; i < kB * kC; i += kThreads) {
-      const int r = i / kC, ch = i % kC;
-      CpAsync16(sw + Swizzle<D>(r, ch), static_cast<const Bf16*>(p.ws_w) + ws + r * D + ch * 8,
-                true);
-      CpAsync16(sw3 + Swizzle<D>(r, ch), static_cast<const Bf16*>(p.ws_w3) + ws + r * D + ch * 8,
-                true);
-    }
-  };
-  if (first < num_chunk_blocks) load(0, first);
-  CpAsyncCommit();
-
   Bf16* rows[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int r = r0 + 8 * h;
-    const int pos = cache_tile ? item.tile * kB + r : p0 + c * kB + r;
-    const bool valid = cache_tile ? pos < p0 : (c * kB + r < chunk.q_len);
-    rows[h] = valid ? static_cast<Bf16*>(p.k_cache) +
-                          ((int64_t{table[pos / p.block_size]} * p.block_size +
-                            pos % p.block_size) * p.num_kv_heads + g) * D
-                    : nullptr;
-  }
   float k[D / 8][4];
-  {
-    const Bf16* src[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      if (cache_tile || rows[h] == nullptr) {
-        src[h] = rows[h];
-      } else {
-        src[h] = static_cast<const Bf16*>(p.ws_k) +
-                 (int64_t{chunk.first_block + c} * p.num_kv_heads + g) * kTile + (r0 + 8 * h) * D;
-      }
-    }
-    LoadRows<D>(k, src, lane);
-  }
-  for (int blk = first; blk < num_chunk_blocks; ++blk) {
+  const KeyTile t = LoadKeyTile<D>(p, chunk, item, g, r0, lane, rows, k);
+  const int first = t.cache_tile ? 0 : t.c + 1;
+  if (first < t.num_chunk_blocks) LoadWW3<D>(ring, 0, p, chunk, g, first, tid);
+  CpAsyncCommit();
+  for (int blk = first; blk < t.num_chunk_blocks; ++blk) {
     const int s = (blk - first) & 1;
-    if (blk + 1 < num_chunk_blocks) load(s ^ 1, blk + 1);
+    if (blk + 1 < t.num_chunk_blocks) LoadWW3<D>(ring, s ^ 1, p, chunk, g, blk + 1, tid);
     CpAsyncCommit();
     CpAsyncWait<1>();
     __syncthreads();
@@ -391,6 +409,100 @@ __global__ void __launch_bounds__(kThreads) PathFinalizeKernel(const PathParams 
   StoreRows<D>(k, rows, one, lane);
 }
 
+// kSuffix, first pass: one CTA per (prefill-mode chunk, kv head, 64 rows of Q^T) walks the UT
+// blocks from the last to the first, Q_b^T = Q_{b+1}^T P_b^T = Q_{b+1}^T - (Q_{b+1}^T W3_b^T) W_b
+// (the rows in fp32 registers, as the keys are in kCarry), and writes each Q_b^T in bf16.
+template <int D>
+__global__ void __launch_bounds__(kThreads) PathSuffixKernel(const PathParams p) {
+  constexpr int kTile = kB * D;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  Bf16* ring = reinterpret_cast<Bf16*>(smem_raw);  // [2 stages][W, W3][64][D]
+  const PathChunkDesc chunk = p.chunks[p.suffix_chunks[blockIdx.x]];
+  const int g = blockIdx.y;
+  const int n = (chunk.q_len + kB - 1) / kB;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int row0 = blockIdx.z * kB + warp * 16 + lane / 4;  // rows row0, row0 + 8 of Q^T
+  LoadWW3<D>(ring, 0, p, chunk, g, n - 1, tid);
+  CpAsyncCommit();
+  float x[D / 8][4];  // Q_last^T = I
+#pragma unroll
+  for (int nt = 0; nt < D / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      x[nt][e] = row0 + 8 * (e / 2) == nt * 8 + (lane % 4) * 2 + e % 2 ? 1.0f : 0.0f;
+  float one[2] = {1.0f, 1.0f};
+  for (int blk = n - 1; blk >= 0; --blk) {
+    const int s = (n - 1 - blk) & 1;
+    if (blk > 0) LoadWW3<D>(ring, s ^ 1, p, chunk, g, blk - 1, tid);
+    CpAsyncCommit();
+    CpAsyncWait<1>();
+    __syncthreads();
+    const Bf16* sw = ring + s * 2 * kTile;
+    float u[8][4], unused[8][4];
+    Zero(u);
+    RowProducts<D, false, true>(unused, u, x, nullptr, sw + kTile, lane);  // u = x W3^T
+    uint32_t ua[4][4];
+    PackA<8>(ua, u, -1.0f);
+    MmaRows<D>(x, ua, sw, lane);  // x -= u W
+    __syncthreads();
+    Bf16* const q = static_cast<Bf16*>(p.ws_r) +
+                    (int64_t{chunk.first_block + blk} * p.num_kv_heads + g) * (D * D);
+    Bf16* dst[2] = {q + row0 * D, q + (row0 + 8) * D};
+    StoreRows<D>(x, dst, one, lane);
+  }
+}
+
+// kSuffix, second pass: one CTA per finalize item, keys <- keys Q (Q_{c+1} for chunk block c,
+// Q_0 for a cache tile; the chunk's last block is already final).
+template <int D>
+__global__ void __launch_bounds__(kThreads) PathApplySuffixKernel(const PathParams p) {
+  constexpr int kC = D / 8;
+  constexpr int kTile = kB * D;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  Bf16* sq = reinterpret_cast<Bf16*>(smem_raw);  // Q^T as D / 64 tiles of [64][D]
+  const PathTileItem item = p.finalize_items[blockIdx.x];
+  const int g = blockIdx.y;
+  const PathChunkDesc chunk = p.chunks[item.chunk];
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int r0 = warp * 16 + lane / 4;
+  const int num_cache_tiles = (chunk.num_computed + kB - 1) / kB;
+  const int num_chunk_blocks = (chunk.q_len + kB - 1) / kB;
+  const int suffix = item.tile < num_cache_tiles ? 0 : item.tile - num_cache_tiles + 1;
+  const bool transform = suffix < num_chunk_blocks;
+  if (transform) {
+    const Bf16* q = static_cast<const Bf16*>(p.ws_r) +
+                    (int64_t{chunk.first_block + suffix} * p.num_kv_heads + g) * (D * D);
+    for (int i = tid; i < D * kC; i += kThreads) {
+      const int r = i / kC, ch = i % kC;
+      CpAsync16(sq + (r / kB) * kTile + Swizzle<D>(r % kB, ch), q + r * D + ch * 8, true);
+    }
+  }
+  CpAsyncCommit();
+  Bf16* rows[2];
+  float k[D / 8][4];
+  LoadKeyTile<D>(p, chunk, item, g, r0, lane, rows, k);
+  float one[2] = {1.0f, 1.0f};
+  if (!transform) {
+    StoreRows<D>(k, rows, one, lane);
+    return;
+  }
+  CpAsyncWait<0>();
+  __syncthreads();
+  float out[D / 8][4];
+#pragma unroll
+  for (int half = 0; half < D / kB; ++half) {
+    float sc[8][4], unused[8][4];
+    Zero(sc);
+    // Columns [64 half, 64 half + 64) of k Q: k . (rows of Q^T)^T.
+    RowProducts<D, true, false>(sc, unused, k, sq + half * kTile, nullptr, lane);
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) out[half * 8 + i][e] = sc[i][e];
+  }
+  StoreRows<D>(out, rows, one, lane);
+}
+
 template <int D>
 void LaunchPrefill(const PathParams& p, cudaStream_t stream) {
   constexpr size_t smem = PrefillSmem<D>::kBytes;
@@ -403,15 +515,25 @@ void LaunchPrefill(const PathParams& p, cudaStream_t stream) {
 }
 
 template <int D>
-void LaunchFinalize(const PathParams& p, cudaStream_t stream) {
-  constexpr size_t smem = 2 * 2 * kB * D * sizeof(Bf16);
+void LaunchFinalize(const PathParams& p, cudaStream_t stream, PathFinalizeImpl impl) {
+  constexpr size_t ring = 2 * 2 * kB * D * sizeof(Bf16);
+  constexpr size_t qt = D * D * sizeof(Bf16);
   static const bool configured = [] {
-    cudaFuncSetAttribute(PathFinalizeKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         smem);
+    cudaFuncSetAttribute(PathFinalizeKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring);
+    cudaFuncSetAttribute(PathSuffixKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, ring);
+    cudaFuncSetAttribute(PathApplySuffixKernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, qt);
     return true;
   }();
   (void)configured;
-  PathFinalizeKernel<D><<<dim3(p.num_finalize_items, p.num_kv_heads), kThreads, smem, stream>>>(p);
+  const dim3 items(p.num_finalize_items, p.num_kv_heads);
+  if (impl == PathFinalizeImpl::kCarry) {
+    PathFinalizeKernel<D><<<items, kThreads, ring, stream>>>(p);
+    return;
+  }
+  if (p.num_suffix_chunks > 0)
+    PathSuffixKernel<D>
+        <<<dim3(p.num_suffix_chunks, p.num_kv_heads, D / kB), kThreads, ring, stream>>>(p);
+  PathApplySuffixKernel<D><<<items, kThreads, qt, stream>>>(p);
 }
 
 }  // namespace
@@ -426,18 +548,18 @@ void LaunchPathPrefill(const PathParams& p, cudaStream_t stream) {
   if (p.head_dim == 128) LaunchPrefill<128>(p, stream);
 }
 
-void LaunchPathFinalize(const PathParams& p, cudaStream_t stream) {
+void LaunchPathFinalize(const PathParams& p, cudaStream_t stream, PathFinalizeImpl impl) {
   if (p.num_finalize_items == 0) return;
-  if (p.head_dim == 64) LaunchFinalize<64>(p, stream);
-  if (p.head_dim == 128) LaunchFinalize<128>(p, stream);
+  if (p.head_dim == 64) LaunchFinalize<64>(p, stream, impl);
+  if (p.head_dim == 128) LaunchFinalize<128>(p, stream, impl);
 }
 
-void LaunchPathAttention(const PathParams& p, cudaStream_t stream) {
+void LaunchPathAttention(const PathParams& p, cudaStream_t stream, PathFinalizeImpl impl) {
   LaunchPathStore(p, stream);
   LaunchPathPrep(p, stream);
   LaunchPathPrefill(p, stream);
   LaunchPathDecode(p, stream);
-  LaunchPathFinalize(p, stream);
+  LaunchPathFinalize(p, stream, impl);
 }
 
 }  // namespace junction::cuda

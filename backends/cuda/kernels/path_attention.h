@@ -15,7 +15,12 @@
 //            S = q^ K'^T and q^ <- q^ - (q^ W^T) W2, then the cache tiles with S = q^ k~^T;
 //            online softmax in fp32 (exp2), O += P V;
 //   finalize: every cached key and every chunk key K' carried forward through the later chunk
-//            blocks (k <- k - (k W^T) W3) and written to the cache.
+//            blocks (k <- k P_b, P_b = I - W_b^T W3_b) and written to the cache. By default
+//            (kSuffix) in O(n d^2): one CTA per (chunk, kv head, 64 rows) walks the blocks
+//            backward once and writes each suffix product Q_b = P_b ... P_last (transposed, bf16,
+//            [D][D] per block) to the workspace; then every key tile is one [64 x D] x [D x D]
+//            product (block c with Q_{c+1}, cached keys with Q_0, the last block as is). kCarry
+//            carries each tile through every later block instead, O(n^2 d).
 // Decode (one token after a non-empty cache; path_decode.cu): one pass per (request, kv head,
 // key split) that reads each cached key, updates it in place (k <- k - beta (k.w) w in fp32,
 // written back in bf16), scores it with q.k_new = q.k - beta (k.w)(q.w) for every query head of
@@ -31,17 +36,17 @@
 
 namespace junction::cuda {
 
-inline constexpr int kPathBlock = 64;   // tokens per UT block; query tile = key tile
+inline constexpr int kPathBlock = 64;    // tokens per UT block; query tile = key tile
 inline constexpr int kPathMaxGroup = 8;  // query heads per kv head served by decode
 
 // One request's part of the step, as the kernels see it.
 struct PathChunkDesc {
-  int32_t q_start = 0;       // first token row of the step
-  int32_t q_len = 0;         // tokens this step
-  int32_t num_computed = 0;  // tokens already cached (positions of this chunk start here)
+  int32_t q_start = 0;             // first token row of the step
+  int32_t q_len = 0;               // tokens this step
+  int32_t num_computed = 0;        // tokens already cached (positions of this chunk start here)
   int32_t block_table_offset = 0;  // into PathParams::block_tables
-  int32_t first_block = 0;   // prefill-mode chunks: first UT block in the workspace
-  int32_t state_slot = 0;    // conv window slot (w short conv), else 0
+  int32_t first_block = 0;         // prefill-mode chunks: first UT block in the workspace
+  int32_t state_slot = 0;          // conv window slot (w short conv), else 0
 };
 
 // A (chunk, UT block) pair: block `block` covers tokens [64 block, 64 block + 64) of the chunk.
@@ -70,13 +75,13 @@ struct PathMergeItem {
 
 struct PathParams {
   // Step inputs (device).
-  const void* qkv = nullptr;     // [num_tokens, qkv_stride]: q heads | k heads | v heads (bf16)
-  int64_t qkv_stride = 0;        // elements per row
-  const float* w = nullptr;      // [num_tokens, num_kv_heads, head_dim], unit rows
-  const float* beta = nullptr;   // [num_tokens, num_kv_heads], in (0, 2)
+  const void* qkv = nullptr;        // [num_tokens, qkv_stride]: q heads | k heads | v heads (bf16)
+  int64_t qkv_stride = 0;           // elements per row
+  const float* w = nullptr;         // [num_tokens, num_kv_heads, head_dim], unit rows
+  const float* beta = nullptr;      // [num_tokens, num_kv_heads], in (0, 2)
   const float* log_gate = nullptr;  // [num_tokens, num_heads] logsigmoid(g); null: no gate
-  float* forget = nullptr;       // [num_tokens, num_heads] scratch (F of each token); gate only
-  void* o = nullptr;             // [num_tokens, num_heads, head_dim] (bf16)
+  float* forget = nullptr;          // [num_tokens, num_heads] scratch (F of each token); gate only
+  void* o = nullptr;                // [num_tokens, num_heads, head_dim] (bf16)
   // The layer's cache.
   void* k_cache = nullptr;   // [num_blocks, block_size, num_kv_heads, head_dim] bf16
   void* v_cache = nullptr;   // same
@@ -85,7 +90,7 @@ struct PathParams {
   const PathChunkDesc* chunks = nullptr;
   int num_chunks = 0;
   const int32_t* block_tables = nullptr;
-  const int64_t* slots = nullptr;  // [num_tokens] cache row of each token
+  const int64_t* slots = nullptr;        // [num_tokens] cache row of each token
   const PathTileItem* blocks = nullptr;  // UT blocks (tile = block index in the chunk)
   int num_blocks = 0;
   const PathTileItem* prefill_items = nullptr;
@@ -102,6 +107,9 @@ struct PathParams {
   void* ws_w2 = nullptr;  // T W
   void* ws_w3 = nullptr;  // T^T W
   void* ws_m = nullptr;   // T strict_lower(W K^T)
+  void* ws_r = nullptr;   // Q_b^T, [head_dim][head_dim] per UT block and kv head (kSuffix)
+  const int32_t* suffix_chunks = nullptr;  // the prefill-mode chunks, longest first
+  int num_suffix_chunks = 0;
   float* partial_o = nullptr;    // [partial slots, group, head_dim]
   float* partial_lse = nullptr;  // [partial slots, group] (log2 units)
   int num_tokens = 0;
@@ -115,8 +123,11 @@ struct PathParams {
 // Head dims with kernels (bf16 only).
 bool PathHeadDimSupported(int head_dim);
 // Elements of one [64, head_dim] workspace tile (per UT block and kv head): the plan sizes ws_*
-// with it.
+// with it (ws_r holds head_dim / 64 of them per block and kv head).
 int64_t PathTileElems(int head_dim);
+
+// How finalize transforms the keys (see the top of this file).
+enum class PathFinalizeImpl { kSuffix, kCarry };
 
 // Each enqueues its kernels on `stream` (nothing when it has no items) and never synchronizes.
 // LaunchPathAttention = Store, Prep, Prefill, Decode, Finalize in that order (the order matters:
@@ -125,24 +136,26 @@ void LaunchPathStore(const PathParams& p, cudaStream_t stream);
 void LaunchPathPrep(const PathParams& p, cudaStream_t stream);
 void LaunchPathPrefill(const PathParams& p, cudaStream_t stream);
 void LaunchPathDecode(const PathParams& p, cudaStream_t stream);
-void LaunchPathFinalize(const PathParams& p, cudaStream_t stream);
-void LaunchPathAttention(const PathParams& p, cudaStream_t stream);
+void LaunchPathFinalize(const PathParams& p, cudaStream_t stream,
+                        PathFinalizeImpl impl = PathFinalizeImpl::kSuffix);
+void LaunchPathAttention(const PathParams& p, cudaStream_t stream,
+                         PathFinalizeImpl impl = PathFinalizeImpl::kSuffix);
 
 // The layer's w / beta / log-gate preparation (fla's w_proj -> short conv -> l2norm, bt_proj,
 // g_proj), from one float32 projection row per token.
 struct PathPrepareWParams {
   const float* aux = nullptr;  // [num_tokens, aux_stride]: w columns | bt logits | g logits
   int64_t aux_stride = 0;
-  int w_cols = 0;                // w_rank (low rank) or kv_dim
-  const float* w_up = nullptr;   // [kv_dim, w_rank] (low rank) or null (aux holds w directly)
-  const float* conv = nullptr;   // [kv_dim, conv_kernel] or null (no short conv)
+  int w_cols = 0;               // w_rank (low rank) or kv_dim
+  const float* w_up = nullptr;  // [kv_dim, w_rank] (low rank) or null (aux holds w directly)
+  const float* conv = nullptr;  // [kv_dim, conv_kernel] or null (no short conv)
   int conv_kernel = 0;
-  float* conv_state = nullptr;   // [num_slots, kv_dim, conv_kernel - 1], oldest input first
+  float* conv_state = nullptr;     // [num_slots, kv_dim, conv_kernel - 1], oldest input first
   const float* bt_bias = nullptr;  // [num_kv_heads]
   const float* g_bias = nullptr;   // [num_heads] (gate) or null
-  float* w = nullptr;          // out [num_tokens, kv_dim]
-  float* beta = nullptr;       // out [num_tokens, num_kv_heads]
-  float* log_gate = nullptr;   // out [num_tokens, num_heads] or null (no gate)
+  float* w = nullptr;              // out [num_tokens, kv_dim]
+  float* beta = nullptr;           // out [num_tokens, num_kv_heads]
+  float* log_gate = nullptr;       // out [num_tokens, num_heads] or null (no gate)
   const PathChunkDesc* chunks = nullptr;
   const int32_t* token_chunks = nullptr;  // [num_tokens]
   int num_chunks = 0;

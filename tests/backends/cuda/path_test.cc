@@ -4,13 +4,12 @@
 // the forget gate. Outputs are poisoned before each step, the caches before the first one; after
 // every step the cached keys (transformed to the newest position), values and forget sums are
 // compared too. Then the whole fla PaTH fixtures against the CPU runner.
-#include "backends/cuda/kernels/path_attention.h"
-
 #include <algorithm>
 #include <numeric>
 #include <sstream>
 
 #include "backends/cuda/cuda_context.h"
+#include "backends/cuda/kernels/path_attention.h"
 #include "backends/cuda/path_layer.h"
 #include "tests/backends/cuda/cuda_test_util.h"
 #include "tests/backends/cuda/fixture_check.h"
@@ -22,6 +21,7 @@ struct PathProblem {
   int num_heads, num_kv_heads, head_dim, block_size;
   bool gate;
   int min_split_keys = 256;
+  PathFinalizeImpl finalize = PathFinalizeImpl::kSuffix;
 };
 
 // Every token of one request, as the reference sees it.
@@ -60,7 +60,8 @@ class PathSimulation {
     const int d = pr_.head_dim, hq = pr_.num_heads, hkv = pr_.num_kv_heads;
     std::ostringstream what;
     what << "heads " << hq << "/" << hkv << " d=" << d << " block=" << pr_.block_size
-         << (pr_.gate ? " gate" : " no gate") << " step:";
+         << (pr_.gate ? " gate" : " no gate")
+         << (pr_.finalize == PathFinalizeImpl::kCarry ? " carry" : " suffix") << " step:";
     StepBatch batch;
     for (const auto& [s, n] : work) {
       Sequence& seq = seqs_[s];
@@ -121,12 +122,12 @@ class PathSimulation {
     p.v_cache = v_cache_.data();
     p.f_cache = pr_.gate ? f_cache_.as<float>() : nullptr;
     p.scale = 1.0f / std::sqrt(static_cast<float>(d));
-    LaunchPathAttention(p, (*cuda)->stream());
+    LaunchPathAttention(p, (*cuda)->stream(), pr_.finalize);
     REQUIRE(cudaGetLastError() == cudaSuccess);
     REQUIRE((*cuda)->SynchronizeStream().ok());
 
-    const std::vector<float> out = DownloadHalf(o_dev, static_cast<size_t>(num_tokens) * hq * d,
-                                                DType::kBF16);
+    const std::vector<float> out =
+        DownloadHalf(o_dev, static_cast<size_t>(num_tokens) * hq * d, DType::kBF16);
     std::vector<double> ref(out.size(), 0.0);
     for (size_t ci = 0; ci < work.size(); ++ci) {
       const ScheduledChunk& c = batch.chunks[ci];
@@ -190,8 +191,9 @@ class PathSimulation {
   void ReferenceOutput(const Sequence& seq, int pos, int head, double* out) const {
     const int d = pr_.head_dim, g = head / (pr_.num_heads / pr_.num_kv_heads);
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-    std::vector<double> x(seq.q.begin() + (static_cast<size_t>(pos) * pr_.num_heads + head) * d,
-                          seq.q.begin() + (static_cast<size_t>(pos) * pr_.num_heads + head + 1) * d);
+    std::vector<double> x(
+        seq.q.begin() + (static_cast<size_t>(pos) * pr_.num_heads + head) * d,
+        seq.q.begin() + (static_cast<size_t>(pos) * pr_.num_heads + head + 1) * d);
     const double fi = Forget(seq, pos, head);
     std::vector<double> logits(pos + 1);
     double fj = fi, mx = -1e300;
@@ -264,25 +266,34 @@ class PathSimulation {
   PathPlan plan_;
 };
 
+constexpr PathFinalizeImpl kFinalizeImpls[] = {PathFinalizeImpl::kSuffix, PathFinalizeImpl::kCarry};
+
 TEST_CASE("path prefill, extend and decode match float64", "[gpu][cuda][path]") {
   if (!HaveGpu()) return;
-  for (bool gate : {true, false}) {
-    PathSimulation sim({4, 2, 64, 16, gate}, {1 + 7 + 4, 17 + 65 + 4, 64 + 1 + 3 + 3, 130 + 200 + 3 + 64},
-                       gate ? 11 : 12);
-    sim.Step({{0, 1}, {1, 17}, {2, 64}, {3, 130}});              // prefill
-    sim.Step({{0, 7}, {1, 65}, {2, 1}, {3, 200}});               // extend + one decode
-    for (int i = 0; i < 3; ++i) sim.Step({{0, 1}, {1, 1}, {2, 1}, {3, 1}});  // decode
-    sim.Step({{3, 64}, {2, 3}});                                  // extend again
-  }
+  for (PathFinalizeImpl finalize : kFinalizeImpls)
+    for (bool gate : {true, false}) {
+      PathSimulation sim({4, 2, 64, 16, gate, 256, finalize},
+                         {1 + 7 + 4, 17 + 65 + 4, 64 + 1 + 3 + 3, 130 + 200 + 3 + 64},
+                         gate ? 11 : 12);
+      sim.Step({{0, 1}, {1, 17}, {2, 64}, {3, 130}});  // prefill
+      sim.Step({{0, 7}, {1, 65}, {2, 1}, {3, 200}});   // extend + one decode
+      for (int i = 0; i < 3; ++i) sim.Step({{0, 1}, {1, 1}, {2, 1}, {3, 1}});  // decode
+      sim.Step({{3, 64}, {2, 3}});                                             // extend again
+    }
 }
 
+// 1000 tokens are 16 UT blocks: the suffix products run 16 blocks deep.
 TEST_CASE("path head_dim 128, long prefill and split decode match float64", "[gpu][cuda][path]") {
   if (!HaveGpu()) return;
-  PathSimulation sim({2, 2, 128, 32, false}, {1000 + 2 + 3, 129 + 2 + 3}, 21);
-  sim.Step({{0, 1000}, {1, 129}});
-  sim.Step({{0, 1}, {1, 1}});
-  sim.Step({{0, 1}, {1, 1}});
-  sim.Step({{0, 3}, {1, 3}});
+  for (PathFinalizeImpl finalize : kFinalizeImpls) {
+    PathSimulation sim({2, 2, 128, 32, false, 256, finalize}, {1000 + 2 + 3 + 200, 129 + 2 + 3},
+                       21);
+    sim.Step({{0, 1000}, {1, 129}});
+    sim.Step({{0, 1}, {1, 1}});
+    sim.Step({{0, 1}, {1, 1}});
+    sim.Step({{0, 3}, {1, 3}});
+    sim.Step({{0, 200}});  // extend: 16 cache tiles through Q_0 of a 4-block chunk
+  }
 }
 
 TEST_CASE("path GQA group 8 with the gate and small decode splits", "[gpu][cuda][path]") {
@@ -307,7 +318,7 @@ TEST_CASE("path tensor-core decode, groups 3 and 4 at d=128, split on the new ke
     sim.Step({{0, 256}, {1, 63}, {2, 1}});  // prefill
     sim.Step({{0, 1}, {1, 1}, {2, 1}});     // decode: contexts 257, 64, 2
     sim.Step({{0, 1}, {1, 1}, {2, 1}});
-    sim.Step({{2, 70}, {0, 1}});            // extend after decodes, beside a decode
+    sim.Step({{2, 70}, {0, 1}});  // extend after decodes, beside a decode
     sim.Step({{0, 1}, {2, 1}});
   }
 }
