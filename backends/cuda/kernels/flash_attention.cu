@@ -460,14 +460,14 @@ int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl) {
-  // kAuto takes the Hopper kernel for d = 128: 151 / 210 / 232 vs 143 / 191 / 211 TFLOP/s at
-  // 1k / 4k / 16k (junction-bench cuda_attention_prefill, H100, 2026-12-06). At d = 64 it was
-  // slower (174 vs 190 at 4k), so the portable kernel keeps d = 64.
-  constexpr bool kSm90ByDefault = true;
-  const bool sm90 = impl == FlashPrefillImpl::kSm90 ||
-                    (kSm90ByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
-  const bool tma = impl == FlashPrefillImpl::kSm90Tma;
-  if ((sm90 || tma) && FlashPrefillSm90Supported(p.head_dim)) {
+  // kAuto takes the Hopper kernel with its TMA producer for d = 128: 187 / 290 / 344 TFLOP/s at
+  // 1k / 4k / 16k, against 150 / 207 / 235 with the cp.async producer and 134 / 176 / 194 for
+  // the portable kernel (junction-bench cuda_attention_prefill, H100, 2026-12-07). At d = 64 the
+  // Hopper kernel was slower (174 vs 190 at 4k), so the portable kernel keeps d = 64.
+  const bool tma = impl == FlashPrefillImpl::kSm90Tma ||
+                   (impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
+  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma;
+  if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {
     LaunchFlashPrefillSm90(p, dtype, stream, tma ? Sm90Producer::kTma : Sm90Producer::kCpAsync);
     return;
   }

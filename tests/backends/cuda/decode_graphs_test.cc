@@ -66,6 +66,7 @@ StepBatch DecodeStep(const std::vector<std::vector<TokenId>>& tokens,
     c.first_token = batch.num_tokens();
     c.num_computed = num_computed[r];
     c.num_tokens = static_cast<int>(tokens[r].size()) - num_computed[r];
+    c.state_slot = StateSlotId(r);  // recurrent layers' state (ignored by attention)
     for (int b = 0; b < (c.num_computed + c.num_tokens + 15) / 16; ++b)
       c.block_table.push_back(BlockId(24 * r + b));
     batch.token_ids.insert(batch.token_ids.end(), tokens[r].begin() + num_computed[r],
@@ -88,7 +89,7 @@ void CheckGraphsMatchEager(const std::string& name) {
     auto weights = WeightStore::Open(golden.model_dir);
     REQUIRE(weights.ok());
     CudaRunnerOptions options;
-    options.cache = {16, 96, 0};
+    options.cache = {16, 96, 4};
     options.cuda_graphs = graphs;
     auto runner = CreateCudaModelRunner(
         *spec, std::shared_ptr<const WeightStore>(std::move(*weights)), CudaRegistry(), options);
