@@ -334,6 +334,18 @@ __device__ __forceinline__ void LoadWW3(Bf16* ring, int s, const PathParams& p,
   }
 }
 
+// A warp's 16 rows x <- x - (x a^T) b, for [64][D] tiles a and b (the product rounded to bf16).
+template <int D>
+__device__ __forceinline__ void SubtractProjection(float (&x)[D / 8][4], const Bf16* a,
+                                                   const Bf16* b, int lane) {
+  float u[8][4], unused[8][4];
+  Zero(u);
+  RowProducts<D, false, true>(unused, u, x, nullptr, a, lane);
+  uint32_t ua[4][4];
+  PackA<8>(ua, u, -1.0f);
+  MmaRows<D>(x, ua, b, lane);
+}
+
 // The 64 keys of a finalize item (a cache tile, or chunk block c's K'), in a warp's rows r0 and
 // r0 + 8: `rows` are their cache rows (null past the end), `k` the keys as they are now.
 struct KeyTile {
@@ -397,12 +409,7 @@ __global__ void __launch_bounds__(kThreads) PathFinalizeKernel(const PathParams 
     CpAsyncWait<1>();
     __syncthreads();
     const Bf16* sw = ring + s * 2 * kTile;
-    float u[8][4], unused[8][4];
-    Zero(u);
-    RowProducts<D, false, true>(unused, u, k, nullptr, sw, lane);
-    uint32_t ua[4][4];
-    PackA<8>(ua, u, -1.0f);
-    MmaRows<D>(k, ua, sw + kTile, lane);  // k -= (k W^T) W3
+    SubtractProjection<D>(k, sw, sw + kTile, lane);  // k -= (k W^T) W3
     __syncthreads();
   }
   float one[2] = {1.0f, 1.0f};
@@ -438,12 +445,7 @@ __global__ void __launch_bounds__(kThreads) PathSuffixKernel(const PathParams p)
     CpAsyncWait<1>();
     __syncthreads();
     const Bf16* sw = ring + s * 2 * kTile;
-    float u[8][4], unused[8][4];
-    Zero(u);
-    RowProducts<D, false, true>(unused, u, x, nullptr, sw + kTile, lane);  // u = x W3^T
-    uint32_t ua[4][4];
-    PackA<8>(ua, u, -1.0f);
-    MmaRows<D>(x, ua, sw, lane);  // x -= u W
+    SubtractProjection<D>(x, sw + kTile, sw, lane);  // x -= (x W3^T) W
     __syncthreads();
     Bf16* const q = static_cast<Bf16*>(p.ws_r) +
                     (int64_t{chunk.first_block + blk} * p.num_kv_heads + g) * (D * D);
