@@ -460,13 +460,17 @@ int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl) {
-  // kAuto takes the Hopper kernel with its TMA producer for d = 128: 187 / 290 / 344 TFLOP/s at
-  // 1k / 4k / 16k, against 150 / 207 / 235 with the cp.async producer and 134 / 176 / 194 for
-  // the portable kernel (junction-bench cuda_attention_prefill, H100, 2026-12-07). At d = 64 the
-  // Hopper kernel was slower (174 vs 190 at 4k), so the portable kernel keeps d = 64.
+  // kAuto takes the Hopper kernel for d = 128; at d = 64 it was slower (174 vs 190 TFLOP/s at
+  // 4k), so the portable kernel keeps d = 64. The TMA producer is faster (187 / 290 / 344 vs 150
+  // / 207 / 235 TFLOP/s at 1k / 4k / 16k, H100, 2026-12-07), but as first promoted it read the
+  // keys past a tile's end from the cache unmasked, and the window [gpu] cases' NaN-poisoned
+  // caches came through P.V as NaN. The fix (those boxes gathered with zero fill) has not run on
+  // a device yet, so kAuto keeps the cp.async producer until it has.
+  constexpr bool kTmaByDefault = false;
   const bool tma = impl == FlashPrefillImpl::kSm90Tma ||
-                   (impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
-  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma;
+                   (kTmaByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
+  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma ||
+                    (impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
   if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {
     LaunchFlashPrefillSm90(p, dtype, stream, tma ? Sm90Producer::kTma : Sm90Producer::kCpAsync);
     return;

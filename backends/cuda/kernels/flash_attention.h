@@ -95,11 +95,12 @@ bool FlashHeadDimSupported(int head_dim);
 // Rows per prefill-mode tile for a head dim (the planner's tile height).
 int FlashPrefillRows(int head_dim);
 // Which kernel LaunchFlashPrefill runs. kAuto: the Hopper wgmma kernel of flash_prefill_sm90.h
-// with its TMA producer for d = 128 on sm_90 (the cp.async producer where TMA cannot serve, see
-// FlashPrefillSm90TmaUnavailable), the portable mma.sync kernel otherwise; kPortable: the
-// mma.sync kernel; kSm90: the Hopper kernel with its cp.async producer wherever
+// with its cp.async producer for d = 128 on sm_90, the portable mma.sync kernel otherwise;
+// kPortable: the mma.sync kernel; kSm90: the Hopper kernel with its cp.async producer wherever
 // FlashPrefillSm90Supported (else mma.sync); kSm90Tma: the Hopper kernel with K/V loaded by the
-// tensor memory accelerator. Tests and benchmarks compare them.
+// tensor memory accelerator (the cp.async producer where TMA cannot serve, see
+// FlashPrefillSm90TmaUnavailable; the default's candidate, see flash_attention.cu). Tests and
+// benchmarks compare them.
 enum class FlashPrefillImpl { kAuto, kPortable, kSm90, kSm90Tma };
 // Enqueues the prefill-mode kernel over p.items.
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,

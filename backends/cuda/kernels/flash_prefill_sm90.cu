@@ -121,13 +121,14 @@ __device__ __forceinline__ void GatherTile(const T* cache, uint32_t dst, const F
 // kTmaBoxKeys keys x 64 columns, one per lane of the first warp (D / 64 column blocks x 16 key
 // groups: 32 or 16 boxes), each lane looking up its own block. All 128 producer threads arrive
 // on `bar` once, a lane with a box together with its bytes. A box wholly past `end` is zeroed
-// by its lane instead (its block-table entry may not exist). Keys past `end` inside a loaded box
-// hold what the cache holds there, finite (the layers zero their caches at allocation; tests
-// fill them), and the consumers give them probability 0.
+// by its lane instead (its block-table entry may not exist). A box that `end` cuts is gathered
+// by its lane with cp.async, its keys past `end` zero-filled: the cache may hold anything there
+// (another request's stale keys, an inf), and the consumers' zero probabilities times an inf or
+// NaN value would still be NaN.
 template <int D>
-__device__ __forceinline__ void TmaTile(const CUtensorMap* map, uint32_t dst, uint32_t bar,
-                                        const FlashParams& p, const int32_t* table, int kv_head,
-                                        int n0, int end, int tid) {
+__device__ __forceinline__ void TmaTile(const CUtensorMap* map, const void* cache, uint32_t dst,
+                                        uint32_t bar, const FlashParams& p, const int32_t* table,
+                                        int kv_head, int n0, int end, int tid) {
   using L = Sm90Tile<D>;
   constexpr int kKeyGroups = L::kKeys / kTmaBoxKeys;
   constexpr int kBoxes = (D / 64) * kKeyGroups;
@@ -140,10 +141,24 @@ __device__ __forceinline__ void TmaTile(const CUtensorMap* map, uint32_t dst, ui
   const int key = n0 + group * kTmaBoxKeys;
   const uint32_t box = dst + column_block * L::kKeys * 128 + group * kTmaBoxBytes;
   if (key < end) {
-    const int b = key / p.block_size;
+    const int b = key / p.block_size;  // a box never crosses a block (block_size % 8 == 0)
     const int row = table[b] * p.block_size + (key - b * p.block_size);
-    sm90::MbarArriveExpectTx(bar, kTmaBoxBytes);
-    sm90::TmaLoad3d(box, map, column_block * 64, kv_head, row, bar);
+    if (key + kTmaBoxKeys <= end) {
+      sm90::MbarArriveExpectTx(bar, kTmaBoxBytes);
+      sm90::TmaLoad3d(box, map, column_block * 64, kv_head, row, bar);
+      return;
+    }
+    const char* src = static_cast<const char*>(cache) +
+                      ((static_cast<int64_t>(row) * p.num_kv_heads + kv_head) * D +
+                       column_block * 64) * 2;
+    const int64_t row_bytes = static_cast<int64_t>(p.num_kv_heads) * D * 2;
+#pragma unroll
+    for (int r = 0; r < kTmaBoxKeys; ++r)
+#pragma unroll
+      for (int c = 0; c < 8; ++c)  // the box's 128-byte swizzle: chunk c of row r at c ^ r
+        CpAsync16(box + r * 128 + ((c ^ r) << 4),
+                  key + r < end ? src + r * row_bytes + c * 16 : cache, key + r < end);
+    sm90::MbarArriveOnCpAsync(bar);
     return;
   }
 #pragma unroll 8
@@ -186,10 +201,10 @@ __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v,
     const int n0 = v.TileBegin(t, L::kKeys);
     const int end = t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end;
     if (kTma && n0 % kTmaBoxKeys == 0) {
-      TmaTile<D>(k_map, base + L::kK + stage * L::kKVBytes, bars.full_k(stage), p, table,
-                 v.item.kv_head, n0, end, tid);
-      TmaTile<D>(v_map, base + L::kV + stage * L::kKVBytes, bars.full_v(stage), p, table,
-                 v.item.kv_head, n0, end, tid);
+      TmaTile<D>(k_map, k_cache, base + L::kK + stage * L::kKVBytes, bars.full_k(stage), p,
+                 table, v.item.kv_head, n0, end, tid);
+      TmaTile<D>(v_map, v_cache, base + L::kV + stage * L::kKVBytes, bars.full_v(stage), p,
+                 table, v.item.kv_head, n0, end, tid);
       continue;
     }
     GatherTile<T, D>(k_cache, base + L::kK + stage * L::kKVBytes, p, table, v.item.kv_head, n0, end,

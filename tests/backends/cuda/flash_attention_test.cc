@@ -79,8 +79,21 @@ void RunCase(const AttentionCase& c, std::mt19937& rng) {
   const int total_blocks = num_blocks + 3;
   const int n = batch.num_tokens();
   const size_t cache_elems = static_cast<size_t>(total_blocks) * bs * hkv * d;
-  const std::vector<float> k = RoundToHalf(RandomVector(rng, cache_elems), c.dtype);
-  const std::vector<float> v = RoundToHalf(RandomVector(rng, cache_elems), c.dtype);
+  std::vector<float> k = RoundToHalf(RandomVector(rng, cache_elems), c.dtype);
+  std::vector<float> v = RoundToHalf(RandomVector(rng, cache_elems), c.dtype);
+  // Cache rows no chunk's context covers (the tail of a chunk's last block, the spare blocks)
+  // hold NaN, as a stale row may hold an inf: a kernel that reads past a context and multiplies
+  // by a zero probability produces NaN.
+  std::vector<bool> covered(static_cast<size_t>(total_blocks) * bs, false);
+  for (const ScheduledChunk& sc : batch.chunks)
+    for (int pos = 0; pos < sc.num_computed + sc.num_tokens; ++pos)
+      covered[static_cast<size_t>(sc.block_table[pos / bs].value) * bs + pos % bs] = true;
+  const size_t row_elems = static_cast<size_t>(hkv) * d;
+  for (size_t row = 0; row < covered.size(); ++row)
+    if (!covered[row]) {
+      std::fill_n(k.begin() + row * row_elems, row_elems, std::nanf(""));
+      std::fill_n(v.begin() + row * row_elems, row_elems, std::nanf(""));
+    }
   const std::vector<float> q =
       RoundToHalf(RandomVector(rng, static_cast<size_t>(n) * hq * d), c.dtype);
   const std::vector<float> q_sink =
