@@ -312,6 +312,7 @@ absl::Status FakeModelRunner::Visible(const ScheduledChunk& c, int position,
 }
 
 absl::Status FakeModelRunner::ForwardToHost(const StepBatch& batch, std::vector<float>& logits) {
+  if (options_.start.valid()) options_.start.wait();
   RETURN_IF_ERROR(CheckLayout(batch));
   ++num_steps_;
   max_tokens_in_step_ = std::max(max_tokens_in_step_, batch.num_tokens());

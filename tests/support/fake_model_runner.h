@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct FakeModelOptions {
   // SamplesOnDevice(): ForwardAndSample samples the rows marked on_device with FakeDeviceSample
   // (standing in for a GPU sampler) and records every row it was given.
   bool device_sampling = false;
+  // When valid, every forward waits for it first: a test holds the first step until all its
+  // requests are queued, so the batches it checks do not depend on thread timing.
+  std::shared_future<void> start;
 };
 
 ModelSpec MakeFakeSpec(const FakeModelOptions& options);

@@ -2,6 +2,7 @@
 // the engine hands to the runner and which it keeps for the host Sampler, the seeds and offsets
 // it passes, the config switch, and the ForwardAndSample contract (host rows packed in order).
 #include <catch2/catch.hpp>
+#include <future>
 #include <map>
 #include <numeric>
 #include <set>
@@ -106,7 +107,17 @@ TEST_CASE("engine: device sampling takes plain rows, the host Sampler the others
   config.kv_memory_bytes = 24 * 4 * 64 + 1024;  // a few blocks: preemption happens
   config.max_batched_tokens = 16;
   config.max_num_seqs = 8;
+  // The first step waits until all 18 requests are queued: on a loaded machine the engine could
+  // otherwise finish each request before the next arrives (no mixed steps, no preemption).
+  std::promise<void> go;
+  model.start = go.get_future().share();
   DeviceEngine fake = MakeDeviceEngine(model, config);
+  struct OpenOnExit {  // a failed REQUIRE must not leave the engine waiting at its destruction
+    std::promise<void>* go;
+    ~OpenOnExit() {
+      if (go != nullptr) go->set_value();
+    }
+  } open_on_exit{&go};
   std::vector<GenerateRequest> requests;
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (int i = 0; i < 18; ++i) {
@@ -116,6 +127,8 @@ TEST_CASE("engine: device sampling takes plain rows, the host Sampler the others
     REQUIRE(stream.ok());
     streams.push_back(*stream);
   }
+  open_on_exit.go = nullptr;
+  go.set_value();
   std::map<int64_t, int> index_of;  // request id -> index
   int num_device_requests = 0, num_host_requests = 0;
   for (size_t i = 0; i < streams.size(); ++i) {
