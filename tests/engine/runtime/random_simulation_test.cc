@@ -25,14 +25,16 @@ struct SimOutcome {
 
 class RandomSimulation {
  public:
-  RandomSimulation(uint64_t seed, bool recurrent) : rng_(seed) {
+  // shared_prefixes: the prefix cache on and every shared prefix at least one full block long
+  // (otherwise both are random, and some seeds have no prefix hit at all).
+  RandomSimulation(uint64_t seed, bool recurrent, bool shared_prefixes) : rng_(seed) {
     model_.recurrent_layer = recurrent;
     model_.vocab_size = 48;
     block_size_ = Pick({2, 4, 8});
     num_blocks_ = Uniform(96, 160) / block_size_;
     max_batched_tokens_ = Uniform(6, 40);
     const int max_num_seqs = Uniform(3, 10);
-    const bool prefix_cache = !recurrent && Uniform(0, 3) > 0;
+    const bool prefix_cache = !recurrent && (Uniform(0, 3) > 0 || shared_prefixes);
     memory_ = std::make_unique<MemoryManager>(num_blocks_, block_size_,
                                               recurrent ? max_num_seqs : 0, prefix_cache);
     runner_ = std::make_unique<FakeModelRunner>(
@@ -42,7 +44,8 @@ class RandomSimulation {
     config.max_batched_tokens = max_batched_tokens_;
     config.needs_state_slots = recurrent;
     scheduler_ = std::make_unique<Scheduler>(config, *memory_);
-    for (int i = 0; i < 4; ++i) prefixes_.push_back(RandomTokens(Uniform(0, 3) * block_size_ + 1));
+    for (int i = 0; i < 4; ++i)
+      prefixes_.push_back(RandomTokens(Uniform(shared_prefixes ? 1 : 0, 3) * block_size_ + 1));
   }
 
   // Runs `num_steps` steps with arrivals, then without until every request is done.
@@ -171,7 +174,7 @@ TEST_CASE("random simulation: 10000 steps, tight memory, no deadlock, no leak") 
     const bool recurrent = round % 2 == 1;
     INFO("seed " << seed << (recurrent ? " (with a recurrent layer)" : "")
                  << "; rerun with JUNCTION_SIM_SEED=" << base_seed << " to reproduce");
-    RandomSimulation sim(seed, recurrent);
+    RandomSimulation sim(seed, recurrent, /*shared_prefixes=*/round == 0);
     const SimOutcome outcome = sim.Run(round == 0 ? 10000 : 2500);
     CHECK(outcome.finished + outcome.cancelled == outcome.submitted);
     CHECK(outcome.finished > 0);
