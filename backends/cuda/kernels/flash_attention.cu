@@ -461,12 +461,12 @@ int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl) {
   // kAuto takes the Hopper kernel for d = 128; at d = 64 it was slower (174 vs 190 TFLOP/s at
-  // 4k), so the portable kernel keeps d = 64. The TMA producer is faster (187 / 290 / 344 vs 150
-  // / 207 / 235 TFLOP/s at 1k / 4k / 16k, H100, 2026-12-07), but as first promoted it read the
-  // keys past a tile's end from the cache unmasked, and the window [gpu] cases' NaN-poisoned
-  // caches came through P.V as NaN. The fix (those boxes gathered with zero fill) has not run on
-  // a device yet, so kAuto keeps the cp.async producer until it has.
-  constexpr bool kTmaByDefault = false;
+  // 4k), so the portable kernel keeps d = 64. At d = 128 it takes the TMA producer: 187 / 290 /
+  // 344 vs 150 / 207 / 235 TFLOP/s with cp.async at 1k / 4k / 16k (H100, 2026-12-07), and every
+  // flash, window and whole-model [gpu] case passed with it as the default (H100, 2026-12-07,
+  // caches NaN-poisoned past each chunk's context). Shapes it cannot serve (block_size % 8 != 0)
+  // fall back to the cp.async producer inside LaunchFlashPrefillSm90.
+  constexpr bool kTmaByDefault = true;
   const bool tma = impl == FlashPrefillImpl::kSm90Tma ||
                    (kTmaByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
   const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma ||
