@@ -21,24 +21,35 @@ JUNCTION_BENCHMARK(cuda_attention_prefill,
   FILE* out = OpenOut(args);
   char line[256];
   // The kernels side by side: the portable mma.sync one and, where the device is Hopper, the
-  // wgmma one with each K/V producer (cp.async gathers, TMA boxes; kSm90* fall back to the
-  // portable kernel elsewhere).
+  // wgmma one with each K/V producer (cp.async gathers, TMA boxes) and, with TMA, each consumer
+  // schedule (intra-warpgroup overlap, and ping-pong on top).
   const bool hopper = cuda->device().cuda_sm >= 90;
+  // Each sequence's blocks side by side, and (for the TMA kernels, which load adjacent blocks
+  // in larger boxes) shuffled.
+  struct Variant {
+    FlashPrefillImpl impl;
+    bool shuffled;
+    const char* name;
+  };
+  const Variant variants[] = {{FlashPrefillImpl::kPortable, false, "mma"},
+                              {FlashPrefillImpl::kSm90, false, "sm90"},
+                              {FlashPrefillImpl::kSm90Tma, false, "sm90-tma"},
+                              {FlashPrefillImpl::kSm90Tma, true, "sm90-tma"},
+                              {FlashPrefillImpl::kSm90TmaPingPong, false, "sm90-tma-pingpong"},
+                              {FlashPrefillImpl::kSm90TmaPingPong, true, "sm90-tma-pingpong"}};
   for (int seq : {1024, 4096, 16384}) {
-    for (FlashPrefillImpl impl :
-         {FlashPrefillImpl::kPortable, FlashPrefillImpl::kSm90, FlashPrefillImpl::kSm90Tma}) {
-      if (impl != FlashPrefillImpl::kPortable && !hopper) continue;
+    for (const Variant& variant : variants) {
+      if (variant.impl != FlashPrefillImpl::kPortable && !hopper) continue;
       AttentionSetup s{16384 / seq, seq, seq, 16, 16};
-      s.prefill_impl = impl;
+      s.prefill_impl = variant.impl;
+      s.shuffled_blocks = variant.shuffled;
       float ms = 0;
       if (TimeAttention(*cuda, s, &ms) != 0) return 1;
       const double flops = 4.0 * s.batch * s.num_heads * double(seq) * seq / 2 * s.head_dim;
       std::snprintf(line, sizeof(line),
-                    "junction prefill kernel=%s seq=%d batch=%d ms=%.3f tflops=%.1f\n",
-                    impl == FlashPrefillImpl::kSm90      ? "sm90"
-                    : impl == FlashPrefillImpl::kSm90Tma ? "sm90-tma"
-                                                         : "mma",
-                    seq, s.batch, ms, flops / ms / 1e9);
+                    "junction prefill kernel=%s blocks=%s seq=%d batch=%d ms=%.3f tflops=%.1f\n",
+                    variant.name, variant.shuffled ? "shuffled" : "adjacent", seq, s.batch, ms,
+                    flops / ms / 1e9);
       Emit(out, line);
     }
   }

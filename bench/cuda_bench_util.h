@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -72,6 +73,9 @@ struct AttentionSetup {
   int batch, q_len, context, num_heads, num_kv_heads, head_dim = 128, block_size = 16;
   FlashPrefillImpl prefill_impl = FlashPrefillImpl::kAuto;
   int min_split_keys = FlashPlanConfig{}.min_split_keys;  // the engine's unless swept
+  // Block tables in a seeded random order instead of each sequence's blocks side by side (a
+  // long-running cache's fragmentation; the TMA prefill loads adjacent blocks in larger boxes).
+  bool shuffled_blocks = false;
 };
 
 // Our flash attention on `s`: builds the paged caches (contiguous block tables), q, o and the
@@ -87,6 +91,9 @@ inline int TimeAttention(CudaContext& cuda, const AttentionSetup& s, float* ms_o
   if (!FillRandom(k->data(), cache_elems, 1) || !FillRandom(v->data(), cache_elems, 2) ||
       !FillRandom(q->data(), q_elems, 3))
     return 1;
+  std::vector<int32_t> physical(num_blocks);
+  std::iota(physical.begin(), physical.end(), 0);
+  if (s.shuffled_blocks) std::shuffle(physical.begin(), physical.end(), std::mt19937(7));
   StepBatch batch;
   for (int b = 0; b < s.batch; ++b) {
     ScheduledChunk c;
@@ -94,7 +101,7 @@ inline int TimeAttention(CudaContext& cuda, const AttentionSetup& s, float* ms_o
     c.num_tokens = s.q_len;
     c.num_computed = s.context - s.q_len;
     for (int i = 0; i < blocks_per_seq; ++i)
-      c.block_table.push_back(BlockId(b * blocks_per_seq + i));
+      c.block_table.push_back(BlockId(physical[b * blocks_per_seq + i]));
     batch.chunks.push_back(c);
   }
   batch.token_ids.assign(size_t(s.batch) * s.q_len, 0);
@@ -149,7 +156,9 @@ inline double CopyTbps(CudaContext& cuda, size_t bytes = size_t{2} << 30) {
   if (!a.ok() || !b.ok() || !FillRandom(a->data(), bytes / 2, 9)) return -1;
   const float ms = MedianMs(
       cuda,
-      [&] { cudaMemcpyAsync(b->data(), a->data(), bytes, cudaMemcpyDeviceToDevice, cuda.stream()); },
+      [&] {
+        cudaMemcpyAsync(b->data(), a->data(), bytes, cudaMemcpyDeviceToDevice, cuda.stream());
+      },
       10);
   return 2.0 * bytes / ms / 1e9;
 }

@@ -1,7 +1,7 @@
 // Scratch harness for the Hopper prefill kernel (not part of the build): wgmma layout probes,
 // correctness of every variant against a float64 reference (windows, sinks, released blocks,
 // GQA, d = 64/128, bf16/fp16), and timings at the benchmark shapes next to the mma.sync kernel.
-// Built by run.sh with nvcc directly; includes the kernel source to reach its variants.
+// Built by build.sh with nvcc directly; includes the kernel source.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,9 +10,7 @@
 #include <random>
 #include <vector>
 
-// The candidate next version of backends/cuda/kernels/flash_prefill_sm90.cu (a drop-in
-// replacement with more schedules and a compute-only probe); see README.md.
-#include "bench/flash_sm90_harness/flash_prefill_sm90_candidate.cu"
+#include "backends/cuda/kernels/flash_prefill_sm90.cu"
 
 using namespace junction;
 using namespace junction::cuda;
@@ -333,6 +331,7 @@ static FlashParams Params(const Problem& pr) {
   p.num_kv_heads = pr.c.hkv;
   p.head_dim = pr.c.d;
   p.block_size = pr.c.bs;
+  p.num_blocks = pr.num_blocks;
   p.scale = 1.0f / std::sqrt(float(pr.c.d));
   return p;
 }
@@ -375,37 +374,17 @@ static std::vector<double> Reference(const Problem& pr) {
   return ref;
 }
 
-// kSm90ComputeOnly is a timing probe (wrong results): K/V are not reloaded past the rings' depth.
-enum Impl { kPortable, kSm90Plain, kSm90Overlap, kSm90PingPong, kSm90ComputeOnly, kNumImpls };
-static const char* kImplNames[] = {"mma.sync", "plain", "overlap", "pingpong", "compute-only"};
+enum Impl { kPortable, kSm90Overlap, kSm90TmaOverlap, kSm90TmaPingPong, kNumImpls };
+static const char* kImplNames[] = {"mma.sync", "cp.async", "tma", "tma+pingpong"};
 
 static void RunImpl(Impl impl, const FlashParams& p, DType dtype) {
   if (impl == kPortable) {
     LaunchFlashPrefill(p, dtype, 0, FlashPrefillImpl::kPortable);
     return;
   }
-  JUNCTION_DISPATCH_HALF(dtype, {
-    using namespace junction::cuda;
-    if (p.head_dim == 64) {
-      if (impl == kSm90Plain)
-        Launch<T, 64, kPlain>(p, 0);
-      else if (impl == kSm90Overlap)
-        Launch<T, 64, kOverlap>(p, 0);
-      else if (impl == kSm90PingPong)
-        Launch<T, 64, kPingPong>(p, 0);
-      else
-        Launch<T, 64, kOverlap, true>(p, 0);
-    } else {
-      if (impl == kSm90Plain)
-        Launch<T, 128, kPlain>(p, 0);
-      else if (impl == kSm90Overlap)
-        Launch<T, 128, kOverlap>(p, 0);
-      else if (impl == kSm90PingPong)
-        Launch<T, 128, kPingPong>(p, 0);
-      else
-        Launch<T, 128, kOverlap, true>(p, 0);
-    }
-  });
+  LaunchFlashPrefillSm90(
+      p, dtype, 0, impl == kSm90Overlap ? Sm90Producer::kCpAsync : Sm90Producer::kTma,
+      impl == kSm90TmaPingPong ? Sm90Schedule::kPingPong : Sm90Schedule::kOverlap);
 }
 
 static int Check(const Case& c, std::mt19937& rng, const char* name) {
@@ -414,7 +393,7 @@ static int Check(const Case& c, std::mt19937& rng, const char* name) {
   const FlashParams p = Params(pr);
   int failures = 0;
   std::printf("%-34s", name);
-  for (int impl = 0; impl < kSm90ComputeOnly; ++impl) {
+  for (int impl = 0; impl < kNumImpls; ++impl) {
     CK(cudaMemset(pr.do_, 0xff, ref.size() * 2));  // NaN in both bf16 and fp16
     RunImpl(static_cast<Impl>(impl), p, c.dtype);
     CK(cudaGetLastError());
@@ -433,15 +412,16 @@ static int Check(const Case& c, std::mt19937& rng, const char* name) {
   return failures;
 }
 
-static float TimeMs(Impl impl, const FlashParams& p, DType dtype) {
+template <typename Run>
+static float TimeMs(Run run) {
   cudaEvent_t a, b;
   CK(cudaEventCreate(&a));
   CK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) RunImpl(impl, p, dtype);
+  for (int i = 0; i < 3; ++i) run();
   std::vector<float> ms;
   for (int i = 0; i < 15; ++i) {
     CK(cudaEventRecord(a));
-    RunImpl(impl, p, dtype);
+    run();
     CK(cudaEventRecord(b));
     CK(cudaEventSynchronize(b));
     float t;
@@ -495,11 +475,27 @@ int main(int argc, char** argv) {
     std::snprintf(label, sizeof(label), "seq %d d%d %d/%d", s.seq, s.d, s.hq, s.hkv);
     std::printf("%-26s", label);
     for (int impl = 0; impl < kNumImpls; ++impl) {
-      const float ms = TimeMs(static_cast<Impl>(impl), p, bf);
+      const float ms = TimeMs([&] { RunImpl(static_cast<Impl>(impl), p, bf); });
       std::printf(" %12.1f", flops / ms / 1e9);
     }
     std::printf("\n");
     Free(pr);
   }
+  // The TMA producer over adjacent blocks (runs of kTmaRunKeys keys in one box) and shuffled
+  // ones (a box per block), at 16k, d = 128.
+  std::printf("\nTMA producer by block layout, seq 16384 d128 16/16 (TFLOP/s)\n");
+  for (int bs : {16, 64})
+    for (bool shuffled : {false, true}) {
+      Case c{16, 16, 128, bs, bf, {{16384, 0}}};
+      Problem pr = Build(c, rng, shuffled, false);
+      const FlashParams p = Params(pr);
+      const double flops = 4.0 * 16 * double(16384) * 16384 / 2 * 128;
+      const float overlap = TimeMs([&] { RunImpl(kSm90TmaOverlap, p, bf); });
+      const float ping_pong = TimeMs([&] { RunImpl(kSm90TmaPingPong, p, bf); });
+      std::printf("block %d %s: overlap %.1f, ping-pong %.1f\n", bs,
+                  shuffled ? "shuffled" : "adjacent", flops / overlap / 1e9,
+                  flops / ping_pong / 1e9);
+      Free(pr);
+    }
   return failures ? 1 : 0;
 }

@@ -85,8 +85,11 @@ __device__ __forceinline__ void LoadSinkQuery(uint32_t (&qf)[D / 16][4], const F
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int row = item.row_begin + warp_row0 + lane / 4 + 8 * h;
-    src[h] = row < num_rows ? q + (static_cast<int64_t>(chunk.q_start + row / group) * p.num_heads +
-                                   item.kv_head * group + row % group) * D + (lane % 4) * 2
+    src[h] = row < num_rows ? q +
+                                  (static_cast<int64_t>(chunk.q_start + row / group) * p.num_heads +
+                                   item.kv_head * group + row % group) *
+                                      D +
+                                  (lane % 4) * 2
                             : nullptr;
   }
 #pragma unroll
@@ -460,19 +463,27 @@ int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl) {
-  // kAuto takes the Hopper kernel for d = 128; at d = 64 it was slower (174 vs 190 TFLOP/s at
-  // 4k), so the portable kernel keeps d = 64. At d = 128 it takes the TMA producer: 187 / 290 /
-  // 344 vs 150 / 207 / 235 TFLOP/s with cp.async at 1k / 4k / 16k (H100, 2026-12-07), and every
-  // flash, window and whole-model [gpu] case passed with it as the default (H100, 2026-12-07,
-  // caches NaN-poisoned past each chunk's context). Shapes it cannot serve (block_size % 8 != 0)
-  // fall back to the cp.async producer inside LaunchFlashPrefillSm90.
+  // kAuto takes the Hopper kernel for d = 128; at d = 64 its cp.async version was slower (174 vs
+  // 190 TFLOP/s at 4k), so the portable kernel keeps d = 64 (the TMA version measured 262 vs 168
+  // there in the harness, H100, 2026-12-07, but kAuto at d = 64 has not run the [gpu] suite).
+  // At d = 128 it takes the TMA producer: 207 / 385 / 476 vs 148 / 202 / 227 TFLOP/s with
+  // cp.async at 1k / 4k / 16k over adjacent blocks (H100, 2026-12-07). Every flash and window
+  // [gpu] case passed with it as the default (caches NaN-poisoned past each chunk's context),
+  // and the whole-model cases with its 8-key-box predecessor. The ping-pong schedule measured
+  // within 3 % of the overlap one. Shapes the TMA cannot serve (block_size % 8 != 0) fall back to
+  // the cp.async producer inside LaunchFlashPrefillSm90.
   constexpr bool kTmaByDefault = true;
-  const bool tma = impl == FlashPrefillImpl::kSm90Tma ||
-                   (kTmaByDefault && impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
-  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma ||
-                    (impl == FlashPrefillImpl::kAuto && p.head_dim == 128);
+  constexpr Sm90Schedule kDefaultSchedule = Sm90Schedule::kOverlap;
+  const bool auto_sm90 = impl == FlashPrefillImpl::kAuto && p.head_dim == 128;
+  const bool ping_pong = impl == FlashPrefillImpl::kSm90TmaPingPong;
+  const bool tma = impl == FlashPrefillImpl::kSm90Tma || ping_pong || (kTmaByDefault && auto_sm90);
+  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma || auto_sm90;
   if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {
-    LaunchFlashPrefillSm90(p, dtype, stream, tma ? Sm90Producer::kTma : Sm90Producer::kCpAsync);
+    const Sm90Schedule schedule = ping_pong   ? Sm90Schedule::kPingPong
+                                  : auto_sm90 ? kDefaultSchedule
+                                              : Sm90Schedule::kOverlap;
+    LaunchFlashPrefillSm90(p, dtype, stream, tma ? Sm90Producer::kTma : Sm90Producer::kCpAsync,
+                           schedule);
     return;
   }
   Dispatch<false>(p, dtype, stream);

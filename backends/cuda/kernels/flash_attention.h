@@ -61,7 +61,7 @@ struct FlashMergeItem {
 };
 
 struct FlashParams {
-  const void* q = nullptr;        // [num_tokens, num_heads, head_dim]
+  const void* q = nullptr;  // [num_tokens, num_heads, head_dim]
   // [num_tokens, num_heads, head_dim]: the query that scores sink keys (StreamingLLM positions:
   // rotated as if the sinks sat just before the window); null = q.
   const void* q_sink = nullptr;
@@ -94,14 +94,14 @@ struct FlashParams {
 bool FlashHeadDimSupported(int head_dim);
 // Rows per prefill-mode tile for a head dim (the planner's tile height).
 int FlashPrefillRows(int head_dim);
-// Which kernel LaunchFlashPrefill runs. kAuto: the Hopper wgmma kernel of flash_prefill_sm90.h
-// with its cp.async producer for d = 128 on sm_90, the portable mma.sync kernel otherwise;
-// kPortable: the mma.sync kernel; kSm90: the Hopper kernel with its cp.async producer wherever
-// FlashPrefillSm90Supported (else mma.sync); kSm90Tma: the Hopper kernel with K/V loaded by the
-// tensor memory accelerator (the cp.async producer where TMA cannot serve, see
-// FlashPrefillSm90TmaUnavailable; the default's candidate, see flash_attention.cu). Tests and
-// benchmarks compare them.
-enum class FlashPrefillImpl { kAuto, kPortable, kSm90, kSm90Tma };
+// Which kernel LaunchFlashPrefill runs. kPortable: the mma.sync kernel. The Hopper wgmma kernel
+// of flash_prefill_sm90.h wherever FlashPrefillSm90Supported (else mma.sync): kSm90 with its
+// cp.async producer, kSm90Tma with K/V loaded by the tensor memory accelerator (the cp.async
+// producer where TMA cannot serve, see FlashPrefillSm90TmaUnavailable), both with the
+// intra-warpgroup overlap schedule; kSm90TmaPingPong adds the warpgroup ping-pong. kAuto: the
+// Hopper kernel's default variant (flash_attention.cu) for d = 128 on sm_90, mma.sync otherwise.
+// Tests and benchmarks compare them.
+enum class FlashPrefillImpl { kAuto, kPortable, kSm90, kSm90Tma, kSm90TmaPingPong };
 // Enqueues the prefill-mode kernel over p.items.
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl = FlashPrefillImpl::kAuto);

@@ -1,12 +1,15 @@
 // Hopper flash prefill (see flash_prefill_sm90.h). Warp-specialized CTA of 384 threads:
 //   warpgroup 0 (producer, 40 registers): cp.async gathers of the Q tile (and the sink query);
-//     every K and V tile into a kStages-deep ring, by cp.async or TMA (Sm90Producer), each
-//     completing on its own mbarrier, so Q.K^T of a tile can start while its V is still landing;
+//     every K and V tile into two rings (K up to 3 tiles deep, V 2), by cp.async or TMA
+//     (Sm90Producer), each tile completing on its own mbarrier, so Q.K^T of a tile can start
+//     while its V is still landing;
 //   warpgroups 1, 2 (consumers, 232 registers): 64 query rows each. Per tile S = Q.K^T (wgmma,
 //     both operands in shared memory), mask + online softmax in registers, O += P.V (wgmma, P
-//     from registers, V as the MN-major operand), then release the stage to the producer.
-// With kOverlap the consumers issue Q.K^T of tile t before P.V of tile t - 1 and run the softmax
-// of tile t while that P.V is on the tensor cores (FlashAttention-3's intra-warpgroup overlap).
+//     from registers, V as the MN-major operand). A K stage goes back to the producer as soon as
+//     its Q.K^T is done, a V stage once its P.V is: with one shared release after P.V, the next
+//     K tile could only be requested when it was already needed, and every tile waited a full
+//     load latency.
+// Sm90Schedule picks the consumers' order of work (flash_prefill_sm90.h).
 #include <cuda.h>  // CUtensorMap
 #include <cudaTypedefs.h>
 
@@ -26,7 +29,9 @@ template <int D>
 struct Sm90Tile {
   static constexpr int kRows = 128;  // = FlashPrefillRows: 2 consumer warpgroups x 64 rows
   static constexpr int kKeys = 128;  // keys per K/V tile
-  static constexpr int kStages = 2;
+  // Ring depths: d = 128 fills 224 KB with Q, the sink query, 3 K and 2 V tiles.
+  static constexpr int kKStages = D == 128 ? 3 : 4;
+  static constexpr int kVStages = D == 128 ? 2 : 4;
   static constexpr int kThreads = 384;
   static constexpr int kChunks = D / 8;  // 16-byte chunks per row
   static constexpr uint32_t kQBytes = kRows * D * 2;
@@ -35,22 +40,33 @@ struct Sm90Tile {
   static constexpr uint32_t kQ = 0;
   static constexpr uint32_t kQSink = kQBytes;
   static constexpr uint32_t kK = 2 * kQBytes;
-  static constexpr uint32_t kV = kK + kStages * kKVBytes;
-  static constexpr uint32_t kBars = kV + kStages * kKVBytes;  // q, then full_k/full_v/empty[S]
-  static constexpr uint32_t kSmemBytes = kBars + 8 * (1 + 3 * kStages) + 1024;
+  static constexpr uint32_t kV = kK + kKStages * kKVBytes;
+  // mbarriers: q, then full and empty of every K stage, then of every V stage.
+  static constexpr uint32_t kBars = kV + kVStages * kKVBytes;
+  static constexpr uint32_t kSmemBytes = kBars + 8 * (1 + 2 * kKStages + 2 * kVStages) + 1024;
+  static_assert(kSmemBytes <= 227 * 1024, "over the sm_90 shared memory of one CTA");
 };
 
-// TMA boxes: 8 keys x 64 columns (one 128-byte swizzle atom: 8 rows of 128 bytes), so a box
-// never crosses a cache block when block_size % 8 == 0, and lands 1024-byte aligned in a tile.
-inline constexpr int kTmaBoxKeys = 8;
-inline constexpr uint32_t kTmaBoxBytes = kTmaBoxKeys * 128;
+// TMA boxes: 64 columns x whole 128-byte swizzle atoms of 8 keys, so a box lands 1024-byte
+// aligned in a tile. A box may not cross a cache block, so the block box is the largest power of
+// two from 8 to kTmaRunKeys keys that divides block_size. Boxes are the producer's limit (at 16k,
+// d = 128, H100, 2026-12-07: 317 / 426 / 516 TFLOP/s with 8 / 16 / 32-key boxes), so a run of
+// kTmaRunKeys keys whose blocks are physically adjacent in the cache (fresh allocations mostly
+// are) comes as one box of the run map instead.
+inline constexpr int kTmaMinBoxKeys = 8;
+inline constexpr int kTmaRunKeys = 32;
+inline int TmaBoxKeys(int block_size) {
+  int keys = kTmaRunKeys;
+  while (keys > kTmaMinBoxKeys && block_size % keys != 0) keys /= 2;
+  return keys;
+}
 
 }  // namespace sm90
 
 namespace {
 
-using sm90::kTmaBoxBytes;
-using sm90::kTmaBoxKeys;
+using sm90::kTmaMinBoxKeys;
+using sm90::kTmaRunKeys;
 using sm90::Sm90Tile;
 
 #ifdef JUNCTION_SM90A
@@ -82,13 +98,39 @@ struct ItemView {
   }
 };
 
+// A ring of kStages tiles in shared memory with a full and an empty mbarrier per stage; tile t
+// sits in stage t % kStages, and its barriers complete their (t / kStages)-th phase.
+template <int kStages>
+struct Ring {
+  uint32_t tiles, bars;  // shared addresses: first tile, first full barrier
+  uint32_t tile_bytes;
+  __device__ uint32_t tile(int t) const { return tiles + (t % kStages) * tile_bytes; }
+  __device__ uint32_t full(int t) const { return bars + 8 * (t % kStages); }
+  __device__ uint32_t empty(int t) const { return bars + 8 * (kStages + t % kStages); }
+  __device__ static uint32_t parity(int t) { return (t / kStages) & 1; }
+  __device__ void Init(uint32_t full_count, uint32_t empty_count) const {
+    for (int s = 0; s < kStages; ++s) {
+      sm90::MbarInit(bars + 8 * s, full_count);
+      sm90::MbarInit(bars + 8 * (kStages + s), empty_count);
+    }
+  }
+  // Producer side: waits until tile t's stage is free again (its previous tile was consumed).
+  __device__ void WaitEmpty(int t) const {
+    if (t >= kStages) sm90::MbarWait(empty(t), ((t / kStages) - 1) & 1);
+  }
+};
+
 template <int D>
 struct Barriers {
   uint32_t q;
-  __device__ explicit Barriers(uint32_t base) : q(base + Sm90Tile<D>::kBars) {}
-  __device__ uint32_t full_k(int s) const { return q + 8 * (1 + s); }
-  __device__ uint32_t full_v(int s) const { return q + 8 * (1 + Sm90Tile<D>::kStages + s); }
-  __device__ uint32_t empty(int s) const { return q + 8 * (1 + 2 * Sm90Tile<D>::kStages + s); }
+  Ring<Sm90Tile<D>::kKStages> k;
+  Ring<Sm90Tile<D>::kVStages> v;
+  __device__ explicit Barriers(uint32_t base) {
+    using L = Sm90Tile<D>;
+    q = base + L::kBars;
+    k = {base + L::kK, q + 8, L::kKVBytes};
+    v = {base + L::kV, q + 8 * (1 + 2 * L::kKStages), L::kKVBytes};
+  }
 };
 
 // Producer: one K or V tile (keys [n0, min(n0 + kKeys, end))) gathered into a swizzled tile;
@@ -117,61 +159,86 @@ __device__ __forceinline__ void GatherTile(const T* cache, uint32_t dst, const F
   }
 }
 
-// Producer, TMA: one K or V tile (keys [n0, n0 + kKeys), n0 % kTmaBoxKeys == 0) as boxes of
-// kTmaBoxKeys keys x 64 columns, one per lane of the first warp (D / 64 column blocks x 16 key
-// groups: 32 or 16 boxes), each lane looking up its own block. All 128 producer threads arrive
-// on `bar` once, a lane with a box together with its bytes. A box wholly past `end` is zeroed
-// by its lane instead (its block-table entry may not exist). A box that `end` cuts is gathered
-// by its lane with cp.async, its keys past `end` zero-filled: the cache may hold anything there
-// (another request's stale keys, an inf), and the consumers' zero probabilities times an inf or
-// NaN value would still be NaN.
+// The two tensor maps of one cache: boxes of box_keys keys (within a block) and of kTmaRunKeys
+// keys (over physically adjacent blocks; the same map when box_keys == kTmaRunKeys).
+struct TmaMaps {
+  const CUtensorMap* block;
+  const CUtensorMap* run;
+};
+
+// Producer, TMA: one K or V tile (keys [n0, n0 + kKeys), n0 % box_keys == 0) in runs of
+// kTmaRunKeys keys x 64 columns, one run per lane of the first warp (D / 64 column blocks x
+// kKeys / kTmaRunKeys runs). A lane loads its run as one box when the run lies before `end` and
+// its blocks are adjacent in the cache, else box by box; it arrives on `bar` once, after its
+// copies, and the other producer threads arrive at once. A box wholly past `end` is zeroed
+// instead (its block-table entry may not exist). A box that `end` cuts is gathered with
+// cp.async, its keys past `end` zero-filled: the cache may hold anything there (another
+// request's stale keys, an inf), and the consumers' zero probabilities times an inf or NaN
+// value would still be NaN.
 template <int D>
-__device__ __forceinline__ void TmaTile(const CUtensorMap* map, const void* cache, uint32_t dst,
-                                        uint32_t bar, const FlashParams& p, const int32_t* table,
-                                        int kv_head, int n0, int end, int tid) {
+__device__ __forceinline__ void TmaTile(TmaMaps maps, const void* cache, uint32_t dst, uint32_t bar,
+                                        const FlashParams& p, const int32_t* table, int kv_head,
+                                        int n0, int end, int box_keys, int tid) {
   using L = Sm90Tile<D>;
-  constexpr int kKeyGroups = L::kKeys / kTmaBoxKeys;
-  constexpr int kBoxes = (D / 64) * kKeyGroups;
-  static_assert(kBoxes <= 32, "one box per lane of one warp");
-  if (tid >= kBoxes) {
+  constexpr int kRuns = L::kKeys / kTmaRunKeys;
+  static_assert((D / 64) * kRuns <= 32, "one run per lane of one warp");
+  if (tid >= (D / 64) * kRuns) {
     sm90::MbarArrive(bar);
     return;
   }
-  const int column_block = tid / kKeyGroups, group = tid % kKeyGroups;
-  const int key = n0 + group * kTmaBoxKeys;
-  const uint32_t box = dst + column_block * L::kKeys * 128 + group * kTmaBoxBytes;
-  if (key < end) {
-    const int b = key / p.block_size;  // a box never crosses a block (block_size % 8 == 0)
-    const int row = table[b] * p.block_size + (key - b * p.block_size);
-    if (key + kTmaBoxKeys <= end) {
-      sm90::MbarArriveExpectTx(bar, kTmaBoxBytes);
-      sm90::TmaLoad3d(box, map, column_block * 64, kv_head, row, bar);
+  const int column_block = tid / kRuns, run = tid % kRuns;
+  const int key = n0 + run * kTmaRunKeys;
+  const uint32_t dst_run = dst + column_block * L::kKeys * 128 + run * kTmaRunKeys * 128;
+  const int bs = p.block_size;
+  auto row_of = [&](int k) { return table[k / bs] * bs + k % bs; };
+  const int pieces = kTmaRunKeys / box_keys;
+  if (key + kTmaRunKeys <= end) {
+    const int row = row_of(key);
+    bool adjacent = true;
+    for (int i = 1; i < pieces; ++i) adjacent &= row_of(key + i * box_keys) == row + i * box_keys;
+    if (adjacent) {
+      sm90::MbarArriveExpectTx(bar, kTmaRunKeys * 128);
+      sm90::TmaLoad3d(dst_run, maps.run, column_block * 64, kv_head, row, bar);
       return;
     }
-    const char* src = static_cast<const char*>(cache) +
-                      ((static_cast<int64_t>(row) * p.num_kv_heads + kv_head) * D +
-                       column_block * 64) * 2;
-    const int64_t row_bytes = static_cast<int64_t>(p.num_kv_heads) * D * 2;
-#pragma unroll
-    for (int r = 0; r < kTmaBoxKeys; ++r)
-#pragma unroll
-      for (int c = 0; c < 8; ++c)  // the box's 128-byte swizzle: chunk c of row r at c ^ r
-        CpAsync16(box + r * 128 + ((c ^ r) << 4),
-                  key + r < end ? src + r * row_bytes + c * 16 : cache, key + r < end);
-    sm90::MbarArriveOnCpAsync(bar);
-    return;
   }
-#pragma unroll 8
-  for (uint32_t i = 0; i < kTmaBoxBytes; i += 16)
-    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(box + i), "r"(0) : "memory");
-  sm90::FenceProxyAsync();  // zeros written by the generic proxy, read by wgmma
-  sm90::MbarArrive(bar);
+  bool gathered = false, zeroed = false;
+  for (int i = 0; i < pieces; ++i) {
+    const int k = key + i * box_keys;
+    const uint32_t box = dst_run + i * box_keys * 128;
+    if (k + box_keys <= end) {
+      sm90::MbarExpectTx(bar, box_keys * 128);
+      sm90::TmaLoad3d(box, maps.block, column_block * 64, kv_head, row_of(k), bar);
+    } else if (k < end) {
+      const char* src =
+          static_cast<const char*>(cache) +
+          ((static_cast<int64_t>(row_of(k)) * p.num_kv_heads + kv_head) * D + column_block * 64) *
+              2;
+      const int64_t row_bytes = static_cast<int64_t>(p.num_kv_heads) * D * 2;
+      for (int r = 0; r < box_keys; ++r)
+#pragma unroll
+        for (int c = 0; c < 8; ++c)  // the 128-byte swizzle: chunk c of row r at c ^ (r % 8)
+          CpAsync16(box + r * 128 + ((c ^ (r & 7)) << 4),
+                    k + r < end ? src + r * row_bytes + c * 16 : cache, k + r < end);
+      gathered = true;
+    } else {
+      for (uint32_t offset = 0; offset < box_keys * 128u; offset += 16)
+        asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(box + offset), "r"(0)
+                     : "memory");
+      zeroed = true;
+    }
+  }
+  if (zeroed) sm90::FenceProxyAsync();  // zeros written by the generic proxy, read by wgmma
+  if (gathered)
+    sm90::MbarArriveOnCpAsync(bar);
+  else
+    sm90::MbarArrive(bar);
 }
 
 template <typename T, int D, bool kTma>
 __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v, uint32_t base,
-                                        const Barriers<D>& bars, const CUtensorMap* k_map,
-                                        const CUtensorMap* v_map, int tid) {
+                                        const Barriers<D>& bars, TmaMaps k_maps, TmaMaps v_maps,
+                                        int box_keys, int tid) {
   using L = Sm90Tile<D>;
   const T* q = static_cast<const T*>(p.q);
   const T* q_sink = static_cast<const T*>(p.q_sink ? p.q_sink : p.q);
@@ -195,24 +262,22 @@ __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v,
   const int32_t* table = p.block_tables + v.chunk.block_table_offset;
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
-  for (int t = 0; t < v.num_tiles; ++t) {
-    const int stage = t % L::kStages;
-    if (t >= L::kStages) sm90::MbarWait(bars.empty(stage), (t / L::kStages - 1) & 1);
+  // K before V of each tile, each into its own ring as soon as its stage is free.
+  auto load = [&](const T* cache, TmaMaps maps, uint32_t dst, uint32_t bar, int t) {
     const int n0 = v.TileBegin(t, L::kKeys);
     const int end = t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end;
-    if (kTma && n0 % kTmaBoxKeys == 0) {
-      TmaTile<D>(k_map, k_cache, base + L::kK + stage * L::kKVBytes, bars.full_k(stage), p,
-                 table, v.item.kv_head, n0, end, tid);
-      TmaTile<D>(v_map, v_cache, base + L::kV + stage * L::kKVBytes, bars.full_v(stage), p,
-                 table, v.item.kv_head, n0, end, tid);
-      continue;
+    if (kTma && n0 % box_keys == 0) {
+      TmaTile<D>(maps, cache, dst, bar, p, table, v.item.kv_head, n0, end, box_keys, tid);
+      return;
     }
-    GatherTile<T, D>(k_cache, base + L::kK + stage * L::kKVBytes, p, table, v.item.kv_head, n0, end,
-                     tid);
-    sm90::MbarArriveOnCpAsync(bars.full_k(stage));
-    GatherTile<T, D>(v_cache, base + L::kV + stage * L::kKVBytes, p, table, v.item.kv_head, n0, end,
-                     tid);
-    sm90::MbarArriveOnCpAsync(bars.full_v(stage));
+    GatherTile<T, D>(cache, dst, p, table, v.item.kv_head, n0, end, tid);
+    sm90::MbarArriveOnCpAsync(bar);
+  };
+  for (int t = 0; t < v.num_tiles; ++t) {
+    bars.k.WaitEmpty(t);
+    load(k_cache, k_maps, bars.k.tile(t), bars.k.full(t), t);
+    bars.v.WaitEmpty(t);
+    load(v_cache, v_maps, bars.v.tile(t), bars.v.full(t), t);
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");
 }
@@ -312,7 +377,16 @@ __device__ __forceinline__ void IssuePV(float (&o)[D / 2],
                           true);
 }
 
-template <typename T, int D, bool kOverlap>
+// Named barriers 1 and 2 (0 is __syncthreads): consumer warpgroup w waits on 1 + w for its turn
+// to issue and hands the turn over by arriving on the other one.
+__device__ __forceinline__ void TurnWait(int wg) {
+  asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+}
+__device__ __forceinline__ void TurnPass(int wg) {
+  asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
+}
+
+template <typename T, int D, Sm90Schedule kSchedule>
 __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v, uint32_t base,
                                         const Barriers<D>& bars, int wg, int tid) {
   using L = Sm90Tile<D>;
@@ -344,67 +418,56 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
   auto tile_end = [&](int t) { return t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end; };
   sm90::MbarWait(bars.q, 0);
 
-  if constexpr (!kOverlap) {
-    for (int t = 0; t < v.num_tiles; ++t) {
-      const int stage = t % L::kStages;
-      const uint32_t parity = (t / L::kStages) & 1;
-      sm90::MbarWait(bars.full_k(stage), parity);
-      sm90::FenceProxyAsync();
-      sm90::WgmmaFence();
-      IssueQK<T, D>(s, q_tile(t), base + L::kK + stage * L::kKVBytes);
-      sm90::WgmmaCommit();
-      sm90::WgmmaWait<0>();
-      sm90::FenceRegisters(s);
-      sm.Update(s, v.TileBegin(t, kKeys), t < v.num_sink_tiles, tile_end(t), lane, alpha);
-      Rescale(o, alpha);
-      ToOperandA<T, kKeys>(s, pa);
-      sm90::MbarWait(bars.full_v(stage), parity);
-      sm90::FenceProxyAsync();
-      sm90::FenceRegisters(o);
-      sm90::WgmmaFence();
-      IssuePV<T, D>(o, pa, base + L::kV + stage * L::kKVBytes);
-      sm90::WgmmaCommit();
-      sm90::WgmmaWait<0>();
-      sm90::FenceRegisters(o);
-      if (lane == 0) sm90::MbarArrive(bars.empty(stage));
-    }
-  } else if (v.num_tiles > 0) {
+  if (v.num_tiles > 0) {
+    constexpr bool kTurns = kSchedule == Sm90Schedule::kPingPong;
     // Tile 0: scores and probabilities only; its P.V is issued together with tile 1's Q.K^T.
-    sm90::MbarWait(bars.full_k(0), 0);
+    // Ping-pong: the first warpgroup takes the first turn. Both warpgroups take num_tiles turns;
+    // the second one's last hand-over is never waited for (the CTA ends).
+    if (kTurns && wg == 1) TurnPass(wg);
+    sm90::MbarWait(bars.k.full(0), 0);
     sm90::FenceProxyAsync();
+    if (kTurns) TurnWait(wg);
     sm90::WgmmaFence();
-    IssueQK<T, D>(s, q_tile(0), base + L::kK);
+    IssueQK<T, D>(s, q_tile(0), bars.k.tile(0));
     sm90::WgmmaCommit();
+    if (kTurns) TurnPass(wg);
     sm90::WgmmaWait<0>();
     sm90::FenceRegisters(s);
+    if (lane == 0) sm90::MbarArrive(bars.k.empty(0));
     sm.Update(s, v.TileBegin(0, kKeys), 0 < v.num_sink_tiles, tile_end(0), lane, alpha);
     ToOperandA<T, kKeys>(s, pa);
     for (int t = 1; t < v.num_tiles; ++t) {
-      const int stage = t % L::kStages, prev = (t - 1) % L::kStages;
-      sm90::MbarWait(bars.full_k(stage), (t / L::kStages) & 1);
-      sm90::MbarWait(bars.full_v(prev), ((t - 1) / L::kStages) & 1);
+      sm90::MbarWait(bars.k.full(t), bars.k.parity(t));
+      sm90::MbarWait(bars.v.full(t - 1), bars.v.parity(t - 1));
       sm90::FenceProxyAsync();
       sm90::FenceRegisters(o);
+      if (kTurns) TurnWait(wg);
       sm90::WgmmaFence();
-      IssueQK<T, D>(s, q_tile(t), base + L::kK + stage * L::kKVBytes);
+      IssueQK<T, D>(s, q_tile(t), bars.k.tile(t));
       sm90::WgmmaCommit();
-      IssuePV<T, D>(o, pa, base + L::kV + prev * L::kKVBytes);
+      IssuePV<T, D>(o, pa, bars.v.tile(t - 1));
       sm90::WgmmaCommit();
+      if (kTurns) TurnPass(wg);
       sm90::WgmmaWait<1>();  // Q.K^T of tile t done; P.V of tile t - 1 may still run
       sm90::FenceRegisters(s);
       sm.Update(s, v.TileBegin(t, kKeys), t < v.num_sink_tiles, tile_end(t), lane, alpha);
+      // The release branch sits between the softmax and the wait for P.V on purpose: with the
+      // wait right after the softmax (one basic block) ptxas hoisted it above the
+      // exponentials (SASS, H100, 2026-12-06), and nothing overlapped.
+      sm90::FenceRegisters(s);
+      if (lane == 0) sm90::MbarArrive(bars.k.empty(t));
       sm90::WgmmaWait<0>();
       sm90::FenceRegisters(o);
-      if (lane == 0) sm90::MbarArrive(bars.empty(prev));
+      if (lane == 0) sm90::MbarArrive(bars.v.empty(t - 1));
       Rescale(o, alpha);
       ToOperandA<T, kKeys>(s, pa);
     }
-    const int last = (v.num_tiles - 1) % L::kStages;
-    sm90::MbarWait(bars.full_v(last), ((v.num_tiles - 1) / L::kStages) & 1);
+    const int last = v.num_tiles - 1;
+    sm90::MbarWait(bars.v.full(last), bars.v.parity(last));
     sm90::FenceProxyAsync();
     sm90::FenceRegisters(o);
     sm90::WgmmaFence();
-    IssuePV<T, D>(o, pa, base + L::kV + last * L::kKVBytes);
+    IssuePV<T, D>(o, pa, bars.v.tile(last));
     sm90::WgmmaCommit();
     sm90::WgmmaWait<0>();
     sm90::FenceRegisters(o);
@@ -434,12 +497,16 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
 
 #endif  // JUNCTION_SM90A
 
-// k_map / v_map: the caches as 3-D tensors [num_blocks * block_size][num_kv_heads][D] for kTma
-// (see EncodeCacheMap); unused otherwise.
-template <typename T, int D, bool kOverlap, bool kTma>
+// The caches as 3-D tensors [num_blocks * block_size][num_kv_heads][D] (see EncodeCacheMap), in
+// boxes of box_keys keys and of kTmaRunKeys keys, for kTma; unused otherwise.
+struct CacheMaps {
+  CUtensorMap k_block, k_run, v_block, v_run;
+};
+
+template <typename T, int D, Sm90Schedule kSchedule, bool kTma>
 __global__ void __launch_bounds__(384, 1)
-    FlashPrefillSm90Kernel(const FlashParams p, const __grid_constant__ CUtensorMap k_map,
-                           const __grid_constant__ CUtensorMap v_map) {
+    FlashPrefillSm90Kernel(const FlashParams p, const __grid_constant__ CacheMaps maps,
+                           int box_keys) {
 #ifdef JUNCTION_SM90A
   using L = Sm90Tile<D>;
   extern __shared__ unsigned char smem_raw[];
@@ -453,37 +520,35 @@ __global__ void __launch_bounds__(384, 1)
   v.num_sink_tiles = (v.item.sink_end + L::kKeys - 1) / L::kKeys;
   v.num_tiles = v.num_sink_tiles + (v.item.key_end - v.item.key_begin + L::kKeys - 1) / L::kKeys;
   if (threadIdx.x == 0) {
+    // Full: one arrival per producer thread; empty: one arrival per consumer warp.
     sm90::MbarInit(bars.q, 128);
-    for (int s = 0; s < L::kStages; ++s) {
-      sm90::MbarInit(bars.full_k(s), 128);
-      sm90::MbarInit(bars.full_v(s), 128);
-      sm90::MbarInit(bars.empty(s), 8);  // one arrival per consumer warp
-    }
+    bars.k.Init(128, 8);
+    bars.v.Init(128, 8);
   }
   __syncthreads();
   const int wg = threadIdx.x / 128;
   if (wg == 0) {
     sm90::RegDealloc<40>();
-    Produce<T, D, kTma>(p, v, base, bars, &k_map, &v_map, threadIdx.x);
+    Produce<T, D, kTma>(p, v, base, bars, {&maps.k_block, &maps.k_run},
+                        {&maps.v_block, &maps.v_run}, box_keys, threadIdx.x);
   } else {
     sm90::RegAlloc<232>();
-    Consume<T, D, kOverlap>(p, v, base, bars, wg - 1, threadIdx.x % 128);
+    Consume<T, D, kSchedule>(p, v, base, bars, wg - 1, threadIdx.x % 128);
   }
 #endif
 }
 
-template <typename T, int D, bool kOverlap, bool kTma>
-void Launch(const FlashParams& p, const CUtensorMap& k_map, const CUtensorMap& v_map,
-            cudaStream_t stream) {
+template <typename T, int D, Sm90Schedule kSchedule, bool kTma>
+void Launch(const FlashParams& p, const CacheMaps& maps, int box_keys, cudaStream_t stream) {
   constexpr size_t smem = Sm90Tile<D>::kSmemBytes;
-  auto kernel = FlashPrefillSm90Kernel<T, D, kOverlap, kTma>;
+  auto kernel = FlashPrefillSm90Kernel<T, D, kSchedule, kTma>;
   static const bool configured = [&] {
     cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     return true;
   }();
   (void)configured;
   if (p.num_items > 0)
-    kernel<<<p.num_items, Sm90Tile<D>::kThreads, smem, stream>>>(p, k_map, v_map);
+    kernel<<<p.num_items, Sm90Tile<D>::kThreads, smem, stream>>>(p, maps, box_keys);
 }
 
 // The driver's tensor-map encoder, reached through the runtime so that nothing links libcuda.
@@ -501,12 +566,13 @@ PFN_cuTensorMapEncodeTiled_v12000 TensorMapEncoder() {
 }
 
 // A cache [num_blocks][block_size][num_kv_heads][D] as the 3-D tensor (D, num_kv_heads, rows),
-// innermost first, in boxes of 64 columns x 1 head x kTmaBoxKeys rows, 128-byte swizzled like
+// innermost first, in boxes of 64 columns x 1 head x box_keys rows, 128-byte swizzled like
 // the kernel's tiles. Returns an empty string or why it cannot be encoded.
-const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype, CUtensorMap* map) {
+const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype, int box_keys,
+                           CUtensorMap* map) {
   const int64_t rows = static_cast<int64_t>(p.num_blocks) * p.block_size;
   if (p.num_blocks <= 0) return "the cache's block count is unknown (FlashParams::num_blocks)";
-  if (p.block_size % kTmaBoxKeys != 0) return "block_size is not a multiple of 8";
+  if (p.block_size % kTmaMinBoxKeys != 0) return "block_size is not a multiple of 8";
   if (rows > INT32_MAX) return "the cache has more than 2^31 rows";
   if (reinterpret_cast<uintptr_t>(cache) % 16 != 0) return "the cache is not 16-byte aligned";
   const PFN_cuTensorMapEncodeTiled_v12000 encode = TensorMapEncoder();
@@ -516,7 +582,7 @@ const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype,
                               static_cast<cuuint64_t>(rows)};
   const cuuint64_t strides[2] = {static_cast<cuuint64_t>(p.head_dim) * 2,  // bytes, dims 1, 2
                                  static_cast<cuuint64_t>(p.num_kv_heads) * p.head_dim * 2};
-  const cuuint32_t box[3] = {64, 1, kTmaBoxKeys};
+  const cuuint32_t box[3] = {64, 1, static_cast<cuuint32_t>(box_keys)};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   const CUtensorMapDataType type =
       dtype == DType::kBF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
@@ -527,14 +593,22 @@ const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype,
   return result == CUDA_SUCCESS ? "" : "cuTensorMapEncodeTiled failed";
 }
 
-template <typename T, int D>
+// All four maps of `maps`, or why they cannot be encoded.
+const char* EncodeCacheMaps(const FlashParams& p, DType dtype, int box_keys, CacheMaps* maps) {
+  const char* why = EncodeCacheMap(p.k_cache, p, dtype, box_keys, &maps->k_block);
+  if (*why == '\0') why = EncodeCacheMap(p.k_cache, p, dtype, sm90::kTmaRunKeys, &maps->k_run);
+  if (*why == '\0') why = EncodeCacheMap(p.v_cache, p, dtype, box_keys, &maps->v_block);
+  if (*why == '\0') why = EncodeCacheMap(p.v_cache, p, dtype, sm90::kTmaRunKeys, &maps->v_run);
+  return why;
+}
+
+template <typename T, int D, Sm90Schedule kSchedule>
 void LaunchWith(const FlashParams& p, DType dtype, cudaStream_t stream, Sm90Producer producer) {
-  constexpr bool kOverlap = true;
-  CUtensorMap k_map = {}, v_map = {};
+  CacheMaps maps = {};
+  const int box_keys = sm90::TmaBoxKeys(p.block_size);
   if (producer == Sm90Producer::kTma) {
-    const char* why = EncodeCacheMap(p.k_cache, p, dtype, &k_map);
-    if (*why == '\0') why = EncodeCacheMap(p.v_cache, p, dtype, &v_map);
-    if (*why == '\0') return Launch<T, D, kOverlap, true>(p, k_map, v_map, stream);
+    const char* why = EncodeCacheMaps(p, dtype, box_keys, &maps);
+    if (*why == '\0') return Launch<T, D, kSchedule, true>(p, maps, box_keys, stream);
     static std::atomic_flag said = ATOMIC_FLAG_INIT;  // once per instantiation, not per step
     if (!said.test_and_set())
       std::fprintf(stderr,
@@ -542,7 +616,18 @@ void LaunchWith(const FlashParams& p, DType dtype, cudaStream_t stream, Sm90Prod
                    "using the cp.async producer\n",
                    why);
   }
-  Launch<T, D, kOverlap, false>(p, k_map, v_map, stream);
+  Launch<T, D, kSchedule, false>(p, maps, box_keys, stream);
+}
+
+template <typename T, int D>
+void LaunchSchedule(const FlashParams& p, DType dtype, cudaStream_t stream, Sm90Producer producer,
+                    Sm90Schedule schedule) {
+  switch (schedule) {
+    case Sm90Schedule::kOverlap:
+      return LaunchWith<T, D, Sm90Schedule::kOverlap>(p, dtype, stream, producer);
+    case Sm90Schedule::kPingPong:
+      return LaunchWith<T, D, Sm90Schedule::kPingPong>(p, dtype, stream, producer);
+  }
 }
 
 }  // namespace
@@ -563,18 +648,17 @@ bool FlashPrefillSm90Supported(int head_dim) {
 }
 
 std::string FlashPrefillSm90TmaUnavailable(const FlashParams& p, DType dtype) {
-  CUtensorMap map = {};
-  std::string why = EncodeCacheMap(p.k_cache, p, dtype, &map);
-  return why.empty() ? EncodeCacheMap(p.v_cache, p, dtype, &map) : why;
+  CacheMaps maps = {};
+  return EncodeCacheMaps(p, dtype, sm90::TmaBoxKeys(p.block_size), &maps);
 }
 
 void LaunchFlashPrefillSm90(const FlashParams& p, DType dtype, cudaStream_t stream,
-                            Sm90Producer producer) {
+                            Sm90Producer producer, Sm90Schedule schedule) {
   JUNCTION_DISPATCH_HALF(dtype, {
     if (p.head_dim == 64)
-      LaunchWith<T, 64>(p, dtype, stream, producer);
+      LaunchSchedule<T, 64>(p, dtype, stream, producer, schedule);
     else if (p.head_dim == 128)
-      LaunchWith<T, 128>(p, dtype, stream, producer);
+      LaunchSchedule<T, 128>(p, dtype, stream, producer, schedule);
   });
 }
 

@@ -16,11 +16,19 @@ namespace junction::cuda {
 
 // How the producer warpgroup brings K/V tiles from the paged cache into shared memory.
 //   kCpAsync: 128 threads gather 16-byte pieces with cp.async, each looking up its key's block.
-//   kTma: the tensor memory accelerator copies 8-key boxes of 64 columns (one lane of the first
-//     warp per box looks up its block); needs block_size % 8 == 0 and p.num_blocks > 0. Tiles
-//     that do not start at a multiple of 8 keys (those of a window item whose first key is not)
-//     are gathered with cp.async. A candidate until measured faster on a device.
+//   kTma: the tensor memory accelerator copies boxes of 64 columns x 32 keys where the blocks
+//     are adjacent in the cache, else x the largest power of two from 8 to 32 that divides
+//     block_size (one lane of the first warp per 32 keys looks up its blocks); needs
+//     block_size % 8 == 0 and p.num_blocks > 0. Tiles that do not start at a multiple of that
+//     box (those of a window item whose first key is not) are gathered with cp.async.
 enum class Sm90Producer { kCpAsync, kTma };
+
+// How the two consumer warpgroups order their work on each K/V tile.
+//   kOverlap: Q.K^T of tile t is issued together with P.V of tile t - 1, and the softmax of tile
+//     t runs while that P.V is on the tensor cores (FlashAttention-3's intra-warpgroup overlap).
+//   kPingPong: kOverlap, and the two warpgroups take turns issuing their products (two named
+//     barriers), so that one's softmax runs under the other's matrix products.
+enum class Sm90Schedule { kOverlap, kPingPong };
 
 // Why kTma cannot serve these params (block size, cache size or alignment, a driver without the
 // tensor-map encoder), or an empty string when it can.
@@ -34,6 +42,7 @@ bool FlashPrefillSm90Supported(int head_dim);
 // Call only when FlashPrefillSm90Supported(p.head_dim). dtype: kBF16 or kF16. A kTma request
 // that the shapes or the driver cannot serve runs kCpAsync and says so once on stderr.
 void LaunchFlashPrefillSm90(const FlashParams& p, DType dtype, cudaStream_t stream,
-                            Sm90Producer producer = Sm90Producer::kCpAsync);
+                            Sm90Producer producer = Sm90Producer::kCpAsync,
+                            Sm90Schedule schedule = Sm90Schedule::kOverlap);
 
 }  // namespace junction::cuda

@@ -139,6 +139,12 @@ __device__ __forceinline__ void MbarArriveExpectTx(uint32_t bar, uint32_t bytes)
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
                : "memory");
 }
+// Adds `bytes` to the transaction count of the current phase without arriving: for a thread that
+// issues several copies and arrives once after them (its pending arrival keeps the phase open).
+__device__ __forceinline__ void MbarExpectTx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
 // Bulk tensor copy (TMA) of the box at coordinates (c0, c1, c2) of a 3-D tensor map into shared
 // memory at `dst`, in the map's swizzle, completing its bytes on mbarrier `bar`. `map` is the
 // address of a __grid_constant__ kernel parameter.

@@ -34,10 +34,11 @@ std::string Describe(const AttentionCase& c) {
   std::ostringstream s;
   s << "heads " << c.num_heads << "/" << c.num_kv_heads << " d=" << c.head_dim
     << " block=" << c.block_size << " " << DTypeName(c.dtype) << " split>=" << c.min_split_keys
-    << (c.impl == FlashPrefillImpl::kPortable  ? " mma.sync"
-        : c.impl == FlashPrefillImpl::kSm90    ? " sm90"
-        : c.impl == FlashPrefillImpl::kSm90Tma ? " sm90 tma"
-                                               : " auto")
+    << (c.impl == FlashPrefillImpl::kPortable          ? " mma.sync"
+        : c.impl == FlashPrefillImpl::kSm90            ? " sm90"
+        : c.impl == FlashPrefillImpl::kSm90Tma         ? " sm90 tma"
+        : c.impl == FlashPrefillImpl::kSm90TmaPingPong ? " sm90 tma ping-pong"
+                                                       : " auto")
     << " chunks:";
   for (const ChunkShape& ch : c.chunks) {
     s << " (" << ch.num_tokens << "+" << ch.num_computed;
@@ -56,14 +57,23 @@ void RunCase(const AttentionCase& c, std::mt19937& rng) {
   INFO(Describe(c));
   const int d = c.head_dim, hq = c.num_heads, hkv = c.num_kv_heads, bs = c.block_size;
   const int group = hq / hkv;
-  // Blocks for every chunk, shuffled so logical order never matches physical order.
+  // Blocks for every chunk: runs of 1 to 4 physically adjacent blocks in shuffled order, so
+  // logical neighbours are sometimes adjacent in the cache (the TMA producer loads those in one
+  // box) and sometimes not.
   StepBatch batch;
   int num_blocks = 0;
   for (const ChunkShape& ch : c.chunks)
     num_blocks += (ch.num_tokens + ch.num_computed + bs - 1) / bs;
-  std::vector<int> physical(num_blocks + 3);
-  std::iota(physical.begin(), physical.end(), 0);
-  std::shuffle(physical.begin(), physical.end(), rng);
+  std::vector<std::vector<int>> runs;
+  for (int b = 0; b < num_blocks + 3;) {
+    const int length = std::min(std::uniform_int_distribution<int>(1, 4)(rng), num_blocks + 3 - b);
+    runs.emplace_back(length);
+    std::iota(runs.back().begin(), runs.back().end(), b);
+    b += length;
+  }
+  std::shuffle(runs.begin(), runs.end(), rng);
+  std::vector<int> physical;
+  for (const std::vector<int>& run : runs) physical.insert(physical.end(), run.begin(), run.end());
   int next_block = 0;
   for (const ChunkShape& ch : c.chunks) {
     ScheduledChunk sc;
@@ -126,7 +136,8 @@ void RunCase(const AttentionCase& c, std::mt19937& rng) {
     p.scale = scale;
     return p;
   };
-  if (c.impl == FlashPrefillImpl::kSm90Tma && FlashPrefillSm90Supported(d)) {
+  if ((c.impl == FlashPrefillImpl::kSm90Tma || c.impl == FlashPrefillImpl::kSm90TmaPingPong) &&
+      FlashPrefillSm90Supported(d)) {
     // The TMA producer serves every block size that is a multiple of 8; others must take the
     // cp.async producer (and are run to check that they do, correctly).
     const std::string why = FlashPrefillSm90TmaUnavailable(bind(plan.PrefillParams()), c.dtype);
@@ -242,8 +253,10 @@ TEST_CASE("flash prefill: the Hopper (wgmma) kernel matches float64", "[gpu][cud
       {16, 2, 128, 16, bf16, {{257, 300, 129, 3}, {65, 64, 65, 64}}},
   };
   // Both producers: cp.async gathers, and TMA boxes (with cp.async for the tiles of windows
-  // that start off a multiple of 8 keys, and for the 12-key blocks).
-  for (FlashPrefillImpl impl : {FlashPrefillImpl::kSm90, FlashPrefillImpl::kSm90Tma})
+  // that start off a multiple of 8 keys, and for the 12-key blocks); with TMA, both consumer
+  // schedules.
+  for (FlashPrefillImpl impl :
+       {FlashPrefillImpl::kSm90, FlashPrefillImpl::kSm90Tma, FlashPrefillImpl::kSm90TmaPingPong})
     for (AttentionCase c : cases) {
       c.impl = impl;
       RunCase(c, rng);
