@@ -24,6 +24,9 @@ struct SchedulerBenchOptions {
 struct Timing {
   double mean_us = 0, p50_us = 0, p99_us = 0;
   int tokens_per_step = 0;
+  // Of the consecutive block pairs in the tables of prefill chunks, the fraction
+  // whose physical ids follow one another: the GPU prefill loads such pairs in one TMA box.
+  double adjacent_pairs = 0;
 };
 
 Timing Summarize(std::vector<double>& us, int tokens) {
@@ -63,8 +66,14 @@ Timing RunScenario(const SchedulerBenchOptions& options, bool churn) {
   };
   for (int i = 0; i < options.num_requests; ++i) add();
   std::vector<TokenId> sampled;
+  int64_t pairs = 0, adjacent = 0;
   auto step = [&] {
     StepBatch batch = scheduler.Schedule();
+    for (const ScheduledChunk& c : batch.chunks) {
+      if (c.num_tokens <= 1) continue;
+      for (size_t i = 1; i < c.block_table.size(); ++i, ++pairs)
+        adjacent += c.block_table[i].value == c.block_table[i - 1].value + 1;
+    }
     sampled.assign(batch.NumLogitRows(), 7);
     scheduler.Update(sampled);
     if (churn)
@@ -85,7 +94,9 @@ Timing RunScenario(const SchedulerBenchOptions& options, bool churn) {
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
                      .count());
   }
-  return Summarize(us, tokens);
+  Timing t = Summarize(us, tokens);
+  t.adjacent_pairs = pairs > 0 ? double(adjacent) / pairs : 0;
+  return t;
 }
 
 bool ParseArgs(const std::vector<std::string>& args, SchedulerBenchOptions& o) {
@@ -116,12 +127,13 @@ JUNCTION_BENCHMARK(scheduler,
       "scheduler + memory manager, %d running requests, block size %d, prompt %d, "
       "%d timed steps\n",
       options.num_requests, options.block_size, options.prompt_tokens, options.num_steps);
-  std::printf("%-34s %10s %10s %10s %8s\n", "scenario", "mean us", "p50 us", "p99 us", "tokens");
+  std::printf("%-34s %10s %10s %10s %8s %9s\n", "scenario", "mean us", "p50 us", "p99 us", "tokens",
+              "adjacent");
   for (bool churn : {false, true}) {
     const Timing t = RunScenario(options, churn);
-    std::printf("%-34s %10.1f %10.1f %10.1f %8d\n",
+    std::printf("%-34s %10.1f %10.1f %10.1f %8d %8.1f%%\n",
                 churn ? "decode + churn (prefix cache on)" : "steady decode", t.mean_us, t.p50_us,
-                t.p99_us, t.tokens_per_step);
+                t.p99_us, t.tokens_per_step, 100 * t.adjacent_pairs);
   }
   return 0;
 }

@@ -131,6 +131,10 @@ void Scheduler::AdmitWaiting(int& budget, StepBatch& batch) {
     r->num_computed = computed;
     r->release_cursor = 0;
     for (int b = 0; b < new_blocks; ++b) r->block_table.push_back(memory_.Allocate());
+    // Fresh blocks in ascending order: evicted prefix blocks come off the free list in reverse,
+    // and the GPU prefill loads runs of physically adjacent blocks in one TMA box.
+    std::sort(r->block_table.end() - new_blocks, r->block_table.end(),
+              [](BlockId a, BlockId b) { return a.value < b.value; });
     if (config_.needs_state_slots) r->state_slot = *memory_.AllocateSlot();
     if (r->num_preemptions == 0) {
       r->num_cached_prompt_tokens = std::min(computed, r->num_prompt_tokens);

@@ -220,7 +220,7 @@ TEST_CASE("scheduler: priorities order admission and choose the preemption victi
       // Y needs a block: Z (priority 1) is the victim though it arrived first. Y then finishes.
       {{}, {}, "Y:1", "Z", "W Z X", ""},
       // W (priority 0) and Z (priority 1, earlier than X) run before X (priority 2).
-      {{}, {}, "W:2 Z:8", "", "X", "Z[2 0]"},
+      {{}, {}, "W:2 Z:8", "", "X", "Z[0 2]"},
   });
   FakeModelOptions model;
   CheckMatchesReference(sim, model, "Y", 6);
@@ -242,6 +242,19 @@ TEST_CASE("scheduler: prefix cache hits, LRU reuse, and a hit never covers the w
   CheckMatchesReference(sim, model, "A", 2);
   CheckMatchesReference(sim, model, "B", 1);
   CheckMatchesReference(sim, model, "C", 1);
+}
+
+TEST_CASE("scheduler: a request's fresh blocks are handed out in ascending physical order") {
+  // A finished request's cached blocks go back to the free list tail first, so evicting them
+  // yields its table backwards; the GPU prefill loads runs of adjacent blocks in one TMA box.
+  Simulation sim(/*num_blocks=*/6, /*block_size=*/4, 32, 4, /*prefix_cache=*/true);
+  sim.Run({
+      {{{"A", 24, 1}}, {}, "A:24", "", "", ""},
+      {{{"B", 16, 2, 0, 100}}, {}, "B:16", "", "", "B[2 3 4 5]"},
+      {{}, {}, "B:1", "", "", ""},
+  });
+  FakeModelOptions model;
+  CheckMatchesReference(sim, model, "B", 2);
 }
 
 TEST_CASE("scheduler: cancellation frees blocks and slots in that step") {
