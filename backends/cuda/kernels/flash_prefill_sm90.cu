@@ -1,14 +1,13 @@
 // Hopper flash prefill (see flash_prefill_sm90.h). Warp-specialized CTA of 384 threads:
 //   warpgroup 0 (producer, 40 registers): cp.async gathers of the Q tile (and the sink query);
-//     every K and V tile into two rings (K up to 3 tiles deep, V 2), by cp.async or TMA
-//     (Sm90Producer), each tile completing on its own mbarrier, so Q.K^T of a tile can start
-//     while its V is still landing;
+//     every K and V tile into two rings (K 3 and V 2 tiles deep at d = 128, 4 each at d = 64),
+//     by cp.async or TMA (Sm90Producer), each tile completing on its own mbarrier, so Q.K^T of
+//     a tile can start while its V is still landing;
 //   warpgroups 1, 2 (consumers, 232 registers): 64 query rows each. Per tile S = Q.K^T (wgmma,
 //     both operands in shared memory), mask + online softmax in registers, O += P.V (wgmma, P
 //     from registers, V as the MN-major operand). A K stage goes back to the producer as soon as
-//     its Q.K^T is done, a V stage once its P.V is: with one shared release after P.V, the next
-//     K tile could only be requested when it was already needed, and every tile waited a full
-//     load latency.
+//     its Q.K^T is done, a V stage once its P.V is (with one release after P.V, a K tile was
+//     requested only as it was needed).
 // Sm90Schedule picks the consumers' order of work (flash_prefill_sm90.h).
 #include <cuda.h>  // CUtensorMap
 #include <cudaTypedefs.h>
