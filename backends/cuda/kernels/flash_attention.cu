@@ -472,18 +472,13 @@ void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
   // and the whole-model cases with its 8-key-box predecessor. The ping-pong schedule measured
   // within 3 % of the overlap one. Shapes the TMA cannot serve (block_size % 8 != 0) fall back to
   // the cp.async producer inside LaunchFlashPrefillSm90.
-  constexpr bool kTmaByDefault = true;
-  constexpr Sm90Schedule kDefaultSchedule = Sm90Schedule::kOverlap;
   const bool auto_sm90 = impl == FlashPrefillImpl::kAuto && p.head_dim == 128;
   const bool ping_pong = impl == FlashPrefillImpl::kSm90TmaPingPong;
-  const bool tma = impl == FlashPrefillImpl::kSm90Tma || ping_pong || (kTmaByDefault && auto_sm90);
-  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma || auto_sm90;
+  const bool tma = impl == FlashPrefillImpl::kSm90Tma || ping_pong || auto_sm90;
+  const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma;
   if (sm90 && FlashPrefillSm90Supported(p.head_dim)) {
-    const Sm90Schedule schedule = ping_pong   ? Sm90Schedule::kPingPong
-                                  : auto_sm90 ? kDefaultSchedule
-                                              : Sm90Schedule::kOverlap;
     LaunchFlashPrefillSm90(p, dtype, stream, tma ? Sm90Producer::kTma : Sm90Producer::kCpAsync,
-                           schedule);
+                           ping_pong ? Sm90Schedule::kPingPong : Sm90Schedule::kOverlap);
     return;
   }
   Dispatch<false>(p, dtype, stream);

@@ -592,13 +592,19 @@ const char* EncodeCacheMap(const void* cache, const FlashParams& p, DType dtype,
   return result == CUDA_SUCCESS ? "" : "cuTensorMapEncodeTiled failed";
 }
 
-// All four maps of `maps`, or why they cannot be encoded.
+// All four maps of `maps`, or why they cannot be encoded. Where the block box is already a run
+// (block_size % kTmaRunKeys == 0) the run maps are copies, not encoded again at every launch.
 const char* EncodeCacheMaps(const FlashParams& p, DType dtype, int box_keys, CacheMaps* maps) {
+  const bool same = box_keys == sm90::kTmaRunKeys;
   const char* why = EncodeCacheMap(p.k_cache, p, dtype, box_keys, &maps->k_block);
-  if (*why == '\0') why = EncodeCacheMap(p.k_cache, p, dtype, sm90::kTmaRunKeys, &maps->k_run);
   if (*why == '\0') why = EncodeCacheMap(p.v_cache, p, dtype, box_keys, &maps->v_block);
-  if (*why == '\0') why = EncodeCacheMap(p.v_cache, p, dtype, sm90::kTmaRunKeys, &maps->v_run);
-  return why;
+  if (*why != '\0' || same) {
+    maps->k_run = maps->k_block;
+    maps->v_run = maps->v_block;
+    return why;
+  }
+  why = EncodeCacheMap(p.k_cache, p, dtype, sm90::kTmaRunKeys, &maps->k_run);
+  return *why == '\0' ? EncodeCacheMap(p.v_cache, p, dtype, sm90::kTmaRunKeys, &maps->v_run) : why;
 }
 
 template <typename T, int D, Sm90Schedule kSchedule>
