@@ -67,7 +67,10 @@ std::string Title(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> Split(const std::string& text, const Value* sep, int64_t max_split) {
+// Python's str.split: no separator (or None) splits on whitespace runs; any other separator must
+// be a non-empty string.
+absl::StatusOr<std::vector<std::string>> Split(const std::string& text, const Value* sep,
+                                               int64_t max_split) {
   std::vector<std::string> parts;
   if (sep == nullptr || sep->is_none() || sep->is_undefined()) {
     size_t i = 0;
@@ -85,9 +88,11 @@ std::vector<std::string> Split(const std::string& text, const Value* sep, int64_
     }
     return parts;
   }
+  if (!sep->is_string()) return absl::InvalidArgumentError("split: separator must be a string");
   const std::string& s = sep->as_string();
+  if (s.empty()) return absl::InvalidArgumentError("split: empty separator");
   size_t prev = 0, pos;
-  while (!s.empty() && (pos = text.find(s, prev)) != std::string::npos &&
+  while ((pos = text.find(s, prev)) != std::string::npos &&
          (max_split < 0 || static_cast<int64_t>(parts.size()) < max_split)) {
     parts.push_back(text.substr(prev, pos - prev));
     prev = pos + s.size();
@@ -172,13 +177,13 @@ absl::StatusOr<Value> StringMethod(const std::string& s, const std::string& name
   }
   if (name == "split" || name == "rsplit") {
     const Value* max_split = Arg(args, kwargs, 1, "maxsplit");
+    ASSIGN_OR_RETURN(
+        std::vector<std::string> pieces,
+        Split(s, Arg(args, kwargs, 0, "sep"),
+              max_split != nullptr && max_split->is_int() && name == "split" ? max_split->as_int()
+                                                                             : -1));
     Array parts;
-    for (std::string& part :
-         Split(s, Arg(args, kwargs, 0, "sep"),
-               max_split != nullptr && max_split->is_int() && name == "split" ? max_split->as_int()
-                                                                              : -1)) {
-      parts.push_back(Value(std::move(part)));
-    }
+    for (std::string& part : pieces) parts.push_back(Value(std::move(part)));
     return Value(std::move(parts));
   }
   if (name == "replace") {

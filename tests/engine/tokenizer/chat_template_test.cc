@@ -135,6 +135,10 @@ TEST_CASE("raise_exception and runtime errors carry messages and lines", "[chat_
   CHECK_THAT(RenderError("{{ 1 / 0 }}"), Catch::Contains("division by zero"));
   CHECK_THAT(RenderError("{% for x in xs recursive %}{% endfor %}"), Catch::Contains("recursive"));
   CHECK_THAT(RenderError("{{ nope() }}"), Catch::Contains("'nope' is not a function"));
+  // Python raises on these too; a non-string separator once dereferenced an empty string.
+  CHECK_THAT(RenderError("{{ 'a,b'.split(3) }}"), Catch::Contains("separator must be a string"));
+  CHECK_THAT(RenderError("{{ 'a,b'.split('') }}"), Catch::Contains("empty separator"));
+  CHECK(Render("{{ 'a,b'.split(None) | length }}") == "1");
 }
 
 TEST_CASE("Render binds the chat variables", "[chat_template]") {
