@@ -434,7 +434,9 @@ static float TimeMs(Run run) {
 }
 
 int main(int argc, char** argv) {
+  // --quick: correctness only; --layout: correctness and the block-layout timings only.
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool layout_only = argc > 1 && std::strcmp(argv[1], "--layout") == 0;
   std::mt19937 rng(20261206);
   Probes(rng);
   int failures = 0;
@@ -455,6 +457,11 @@ int main(int argc, char** argv) {
                     "d64 4/4 fp16 window+sinks bs8");
   failures +=
       Check({6, 3, 128, 12, bf, {{333, 100, 0, 0}, {129, 0}}}, rng, "d128 6/3 bs12 (not pow2)");
+  // More items than SMs: persistent CTAs take several items each (rings and Q run on).
+  failures +=
+      Check({32, 32, 128, 16, bf, {{300, 0}, {200, 100}, {129, 0}}}, rng, "d128 32/32 224 items");
+  failures += Check({32, 32, 64, 16, fp, {{300, 0, 100, 4}, {200, 400, 64, 1}}}, rng,
+                    "d64 32/32 window+sinks 160 items");
   std::printf("correctness failures: %d\n", failures);
   if (quick) return failures ? 1 : 0;
 
@@ -466,6 +473,7 @@ int main(int argc, char** argv) {
   };
   for (Shape s : {Shape{1024, 128, 16, 16}, Shape{4096, 128, 16, 16}, Shape{16384, 128, 16, 16},
                   Shape{4096, 64, 16, 16}, Shape{4096, 128, 32, 8}}) {
+    if (layout_only) break;
     Case c{s.hq, s.hkv, s.d, 16, bf, {}};
     for (int b = 0; b < 16384 / s.seq; ++b) c.chunks.push_back({s.seq, 0});
     Problem pr = Build(c, rng, false, false);

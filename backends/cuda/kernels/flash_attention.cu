@@ -463,16 +463,14 @@ int FlashPrefillRows(int /*head_dim*/) { return 16 * kPrefillWarps; }
 
 void LaunchFlashPrefill(const FlashParams& p, DType dtype, cudaStream_t stream,
                         FlashPrefillImpl impl) {
-  // kAuto takes the Hopper kernel for d = 128; at d = 64 its cp.async version was slower (174 vs
-  // 190 TFLOP/s at 4k), so the portable kernel keeps d = 64 (the TMA version measured 262 vs 168
-  // there in the harness, H100, 2026-12-07, but kAuto at d = 64 has not run the [gpu] suite).
-  // At d = 128 it takes the TMA producer: 207 / 385 / 476 vs 148 / 202 / 227 TFLOP/s with
-  // cp.async at 1k / 4k / 16k over adjacent blocks (H100, 2026-12-07). Every flash and window
-  // [gpu] case passed with it as the default (caches NaN-poisoned past each chunk's context),
-  // and the whole-model cases with its 8-key-box predecessor. The ping-pong schedule measured
-  // within 3 % of the overlap one. Shapes the TMA cannot serve (block_size % 8 != 0) fall back to
-  // the cp.async producer inside LaunchFlashPrefillSm90.
-  const bool auto_sm90 = impl == FlashPrefillImpl::kAuto && p.head_dim == 128;
+  // kAuto takes the Hopper kernel with the TMA producer at d = 64 and 128: at d = 128 207 / 385 /
+  // 476 vs 148 / 202 / 227 TFLOP/s with cp.async at 1k / 4k / 16k over adjacent blocks, at d = 64
+  // 262 vs 168 for the portable kernel at 4k (H100, 2026-12-07; the cp.async version alone was
+  // slower than the portable kernel at d = 64). Every flash and window [gpu] case passed with it
+  // as the default at d = 128 (caches NaN-poisoned past each chunk's context). The ping-pong
+  // schedule measured within 3 % of the overlap one. Shapes the TMA cannot serve
+  // (block_size % 8 != 0) fall back to the cp.async producer inside LaunchFlashPrefillSm90.
+  const bool auto_sm90 = impl == FlashPrefillImpl::kAuto;
   const bool ping_pong = impl == FlashPrefillImpl::kSm90TmaPingPong;
   const bool tma = impl == FlashPrefillImpl::kSm90Tma || ping_pong || auto_sm90;
   const bool sm90 = impl == FlashPrefillImpl::kSm90 || tma;

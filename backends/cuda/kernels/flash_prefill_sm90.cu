@@ -1,17 +1,21 @@
 // Hopper flash prefill (see flash_prefill_sm90.h). Warp-specialized CTA of 384 threads:
-//   warpgroup 0 (producer, 40 registers): cp.async gathers of the Q tile (and the sink query);
+//   warpgroup 0 (producer, 56 registers): cp.async gathers of the Q tile (and the sink query);
 //     every K and V tile into two rings (K 3 and V 2 tiles deep at d = 128, 4 each at d = 64),
 //     by cp.async or TMA (Sm90Producer), each tile completing on its own mbarrier, so Q.K^T of
-//     a tile can start while its V is still landing;
-//   warpgroups 1, 2 (consumers, 232 registers): 64 query rows each. Per tile S = Q.K^T (wgmma,
+//     a tile can start while its V is still landing. The TMA issues come from lanes of all four
+//     producer warps, with each tile's block-table reads done before the wait for its stages;
+//   warpgroups 1, 2 (consumers, 224 registers): 64 query rows each. Per tile S = Q.K^T (wgmma,
 //     both operands in shared memory), mask + online softmax in registers, O += P.V (wgmma, P
 //     from registers, V as the MN-major operand). A K stage goes back to the producer as soon as
 //     its Q.K^T is done, a V stage once its P.V is (with one release after P.V, a K tile was
 //     requested only as it was needed).
-// Sm90Schedule picks the consumers' order of work (flash_prefill_sm90.h).
+// The grid is persistent: one CTA per SM walks its share of the work items, and the producer
+// loads the next item's Q and first tiles while the consumers finish the last one's P.V and
+// write its output. Sm90Schedule picks the consumers' order of work (flash_prefill_sm90.h).
 #include <cuda.h>  // CUtensorMap
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdint>
@@ -40,9 +44,9 @@ struct Sm90Tile {
   static constexpr uint32_t kQSink = kQBytes;
   static constexpr uint32_t kK = 2 * kQBytes;
   static constexpr uint32_t kV = kK + kKStages * kKVBytes;
-  // mbarriers: q, then full and empty of every K stage, then of every V stage.
+  // mbarriers: Q full and empty, then full and empty of every K stage, then of every V stage.
   static constexpr uint32_t kBars = kV + kVStages * kKVBytes;
-  static constexpr uint32_t kSmemBytes = kBars + 8 * (1 + 2 * kKStages + 2 * kVStages) + 1024;
+  static constexpr uint32_t kSmemBytes = kBars + 8 * (2 + 2 * kKStages + 2 * kVStages) + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "over the sm_90 shared memory of one CTA");
 };
 
@@ -87,15 +91,38 @@ __device__ __forceinline__ float Exp2(float x) {
   return y;
 }
 
-// What every role needs to know about the CTA's work item.
+// What every role needs to know about one work item of the CTA. first_tile counts the K/V
+// tiles of the CTA's earlier items: the rings run on across items, so tile t of this item sits
+// in ring slot first_tile + t.
 struct ItemView {
   FlashWorkItem item;
   FlashChunk chunk;
-  int group, num_rows, num_sink_tiles, num_tiles;
+  int group, num_rows, num_sink_tiles, num_tiles, first_tile;
   __device__ int TileBegin(int t, int keys) const {
     return t < num_sink_tiles ? t * keys : item.key_begin + (t - num_sink_tiles) * keys;
   }
 };
+
+// The CTA's items of a persistent grid: in rounds of gridDim.x over the longest-first list,
+// forward in even rounds and backward in odd ones, so that the CTAs' total work stays even.
+__device__ __forceinline__ int ItemIndex(int round) {
+  const int g = gridDim.x;
+  return round * g + ((round & 1) ? g - 1 - static_cast<int>(blockIdx.x) : blockIdx.x);
+}
+
+template <int D>
+__device__ __forceinline__ ItemView MakeItemView(const FlashParams& p, int index, int first_tile) {
+  using L = Sm90Tile<D>;
+  ItemView v;
+  v.item = p.items[index];
+  v.chunk = p.chunks[v.item.chunk];
+  v.group = p.num_heads / p.num_kv_heads;
+  v.num_rows = v.chunk.q_len * v.group;
+  v.num_sink_tiles = (v.item.sink_end + L::kKeys - 1) / L::kKeys;
+  v.num_tiles = v.num_sink_tiles + (v.item.key_end - v.item.key_begin + L::kKeys - 1) / L::kKeys;
+  v.first_tile = first_tile;
+  return v;
+}
 
 // A ring of kStages tiles in shared memory with a full and an empty mbarrier per stage; tile t
 // sits in stage t % kStages, and its barriers complete their (t / kStages)-th phase.
@@ -121,14 +148,15 @@ struct Ring {
 
 template <int D>
 struct Barriers {
-  uint32_t q;
+  uint32_t q, q_empty;  // the Q tiles (and sink query) of the CTA's current item
   Ring<Sm90Tile<D>::kKStages> k;
   Ring<Sm90Tile<D>::kVStages> v;
   __device__ explicit Barriers(uint32_t base) {
     using L = Sm90Tile<D>;
     q = base + L::kBars;
-    k = {base + L::kK, q + 8, L::kKVBytes};
-    v = {base + L::kV, q + 8 * (1 + 2 * L::kKStages), L::kKVBytes};
+    q_empty = q + 8;
+    k = {base + L::kK, q + 16, L::kKVBytes};
+    v = {base + L::kV, q + 8 * (2 + 2 * L::kKStages), L::kKVBytes};
   }
 };
 
@@ -165,60 +193,93 @@ struct TmaMaps {
   const CUtensorMap* run;
 };
 
+// Which run of a tile a producer thread issues, the cache rows of its block boxes, and whether it
+// can go as one box: found once per tile for both K and V (same keys, same block-table entries),
+// before the producer waits for the tile's stages, so that the table reads overlap the wait.
+// At 16k, d = 128 (H100, 2026-12-07) the reads before the wait took adjacent blocks from 521 to
+// 585 TFLOP/s; keeping every box's row, not only the run's first, took shuffled blocks from 398
+// to 491 (adjacent 566).
+struct TmaRun {
+  static constexpr int kMaxBoxes = kTmaRunKeys / kTmaMinBoxKeys;
+  int id;               // column block x run index; >= (D / 64) * runs for arrive-only threads
+  int key;              // first key of the run
+  int rows[kMaxBoxes];  // cache row of each block box of the run that starts before `end`
+  bool whole;           // the run lies before `end` on adjacent blocks: one box of the run map
+};
+
+template <int D>
+__device__ __forceinline__ TmaRun PlanTmaRun(const FlashParams& p, const int32_t* table, int n0,
+                                             int end, int box_keys, int tid) {
+  constexpr int kRuns = Sm90Tile<D>::kKeys / kTmaRunKeys;
+  static_assert((D / 64) * kRuns <= 32, "at most 32 runs per tile");
+  TmaRun r;
+  // Issuing threads are spread over the four producer warps (lanes 0, 1 of each at d = 128):
+  // the warps' TMA issues then go through the SM's four schedulers side by side. With all of
+  // them in the first warp, 16k prefill ran at 532 TFLOP/s instead of 584 (H100, 2026-12-07).
+  r.id = (tid % 32) * 4 + tid / 32;
+  r.key = n0 + (r.id % kRuns) * kTmaRunKeys;
+  r.whole = false;
+#pragma unroll
+  for (int i = 0; i < TmaRun::kMaxBoxes; ++i) r.rows[i] = 0;
+  if (r.id >= (D / 64) * kRuns) return r;
+  const int bs = p.block_size, boxes = kTmaRunKeys / box_keys;
+#pragma unroll
+  for (int i = 0; i < TmaRun::kMaxBoxes; ++i) {
+    const int k = r.key + i * box_keys;
+    if (i < boxes && k < end) r.rows[i] = table[k / bs] * bs + k % bs;
+  }
+  r.whole = r.key + kTmaRunKeys <= end;
+#pragma unroll
+  for (int i = 1; i < TmaRun::kMaxBoxes; ++i)
+    if (i < boxes) r.whole &= r.rows[i] == r.rows[0] + i * box_keys;
+  return r;
+}
+
 // Producer, TMA: one K or V tile (keys [n0, n0 + kKeys), n0 % box_keys == 0) in runs of
-// kTmaRunKeys keys x 64 columns, one run per lane of the first warp (D / 64 column blocks x
-// kKeys / kTmaRunKeys runs). A lane loads its run as one box when the run lies before `end` and
-// its blocks are adjacent in the cache, else box by box; it arrives on `bar` once, after its
-// copies, and the other producer threads arrive at once. A box wholly past `end` is zeroed
-// instead (its block-table entry may not exist). A box that `end` cuts is gathered with
-// cp.async, its keys past `end` zero-filled: the cache may hold anything there (another
-// request's stale keys, an inf), and the consumers' zero probabilities times an inf or NaN
-// value would still be NaN.
+// kTmaRunKeys keys x 64 columns, one run per issuing thread (D / 64 column blocks x
+// kKeys / kTmaRunKeys runs; PlanTmaRun). A run that is `whole` goes as one box, else box by
+// box; the issuing thread arrives on `bar` once, after its copies, and the other producer
+// threads arrive at once. A box wholly past `end` is zeroed instead (its block-table entry may
+// not exist). A box that `end` cuts is gathered with cp.async, its keys past `end` zero-filled:
+// the cache may hold anything there (another request's stale keys, an inf), and the consumers'
+// zero probabilities times an inf or NaN value would still be NaN.
 template <int D>
 __device__ __forceinline__ void TmaTile(TmaMaps maps, const void* cache, uint32_t dst, uint32_t bar,
-                                        const FlashParams& p, const int32_t* table, int kv_head,
-                                        int n0, int end, int box_keys, int tid) {
+                                        const FlashParams& p, int kv_head, const TmaRun& r, int end,
+                                        int box_keys) {
   using L = Sm90Tile<D>;
   constexpr int kRuns = L::kKeys / kTmaRunKeys;
-  static_assert((D / 64) * kRuns <= 32, "one run per lane of one warp");
-  if (tid >= (D / 64) * kRuns) {
+  if (r.id >= (D / 64) * kRuns) {
     sm90::MbarArrive(bar);
     return;
   }
-  const int column_block = tid / kRuns, run = tid % kRuns;
-  const int key = n0 + run * kTmaRunKeys;
-  const uint32_t dst_run = dst + column_block * L::kKeys * 128 + run * kTmaRunKeys * 128;
-  const int bs = p.block_size;
-  auto row_of = [&](int k) { return table[k / bs] * bs + k % bs; };
-  const int pieces = kTmaRunKeys / box_keys;
-  if (key + kTmaRunKeys <= end) {
-    const int row = row_of(key);
-    bool adjacent = true;
-    for (int i = 1; i < pieces; ++i) adjacent &= row_of(key + i * box_keys) == row + i * box_keys;
-    if (adjacent) {
-      sm90::MbarArriveExpectTx(bar, kTmaRunKeys * 128);
-      sm90::TmaLoad3d(dst_run, maps.run, column_block * 64, kv_head, row, bar);
-      return;
-    }
+  const int column_block = r.id / kRuns;
+  const uint32_t dst_run = dst + column_block * L::kKeys * 128 + (r.id % kRuns) * kTmaRunKeys * 128;
+  if (r.whole) {
+    sm90::MbarArriveExpectTx(bar, kTmaRunKeys * 128);
+    sm90::TmaLoad3d(dst_run, maps.run, column_block * 64, kv_head, r.rows[0], bar);
+    return;
   }
   bool gathered = false, zeroed = false;
-  for (int i = 0; i < pieces; ++i) {
-    const int k = key + i * box_keys;
+#pragma unroll
+  for (int i = 0; i < TmaRun::kMaxBoxes; ++i) {
+    if (i * box_keys >= kTmaRunKeys) break;
+    const int k = r.key + i * box_keys;
     const uint32_t box = dst_run + i * box_keys * 128;
     if (k + box_keys <= end) {
       sm90::MbarExpectTx(bar, box_keys * 128);
-      sm90::TmaLoad3d(box, maps.block, column_block * 64, kv_head, row_of(k), bar);
+      sm90::TmaLoad3d(box, maps.block, column_block * 64, kv_head, r.rows[i], bar);
     } else if (k < end) {
       const char* src =
           static_cast<const char*>(cache) +
-          ((static_cast<int64_t>(row_of(k)) * p.num_kv_heads + kv_head) * D + column_block * 64) *
+          ((static_cast<int64_t>(r.rows[i]) * p.num_kv_heads + kv_head) * D + column_block * 64) *
               2;
       const int64_t row_bytes = static_cast<int64_t>(p.num_kv_heads) * D * 2;
-      for (int r = 0; r < box_keys; ++r)
+      for (int j = 0; j < box_keys; ++j)
 #pragma unroll
-        for (int c = 0; c < 8; ++c)  // the 128-byte swizzle: chunk c of row r at c ^ (r % 8)
-          CpAsync16(box + r * 128 + ((c ^ (r & 7)) << 4),
-                    k + r < end ? src + r * row_bytes + c * 16 : cache, k + r < end);
+        for (int c = 0; c < 8; ++c)  // the 128-byte swizzle: chunk c of row j at c ^ (j % 8)
+          CpAsync16(box + j * 128 + ((c ^ (j & 7)) << 4),
+                    k + j < end ? src + j * row_bytes + c * 16 : cache, k + j < end);
       gathered = true;
     } else {
       for (uint32_t offset = 0; offset < box_keys * 128u; offset += 16)
@@ -234,11 +295,14 @@ __device__ __forceinline__ void TmaTile(TmaMaps maps, const void* cache, uint32_
     sm90::MbarArrive(bar);
 }
 
+// Producer of one item (the `round`-th of the CTA): its Q tile once the previous item's
+// consumers are done with theirs, then its K and V tiles.
 template <typename T, int D, bool kTma>
-__device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v, uint32_t base,
-                                        const Barriers<D>& bars, TmaMaps k_maps, TmaMaps v_maps,
-                                        int box_keys, int tid) {
+__device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v, int round,
+                                        uint32_t base, const Barriers<D>& bars, TmaMaps k_maps,
+                                        TmaMaps v_maps, int box_keys, int tid) {
   using L = Sm90Tile<D>;
+  if (round > 0) sm90::MbarWait(bars.q_empty, (round - 1) & 1);
   const T* q = static_cast<const T*>(p.q);
   const T* q_sink = static_cast<const T*>(p.q_sink ? p.q_sink : p.q);
   const bool load_sink_query = v.num_sink_tiles > 0;
@@ -262,23 +326,27 @@ __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v,
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
   // K before V of each tile, each into its own ring as soon as its stage is free.
-  auto load = [&](const T* cache, TmaMaps maps, uint32_t dst, uint32_t bar, int t) {
+  for (int t = 0; t < v.num_tiles; ++t) {
     const int n0 = v.TileBegin(t, L::kKeys);
     const int end = t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end;
+    const int slot = v.first_tile + t;
     if (kTma && n0 % box_keys == 0) {
-      TmaTile<D>(maps, cache, dst, bar, p, table, v.item.kv_head, n0, end, box_keys, tid);
-      return;
+      const TmaRun run = PlanTmaRun<D>(p, table, n0, end, box_keys, tid);
+      bars.k.WaitEmpty(slot);
+      TmaTile<D>(k_maps, k_cache, bars.k.tile(slot), bars.k.full(slot), p, v.item.kv_head, run, end,
+                 box_keys);
+      bars.v.WaitEmpty(slot);
+      TmaTile<D>(v_maps, v_cache, bars.v.tile(slot), bars.v.full(slot), p, v.item.kv_head, run, end,
+                 box_keys);
+      continue;
     }
-    GatherTile<T, D>(cache, dst, p, table, v.item.kv_head, n0, end, tid);
-    sm90::MbarArriveOnCpAsync(bar);
-  };
-  for (int t = 0; t < v.num_tiles; ++t) {
-    bars.k.WaitEmpty(t);
-    load(k_cache, k_maps, bars.k.tile(t), bars.k.full(t), t);
-    bars.v.WaitEmpty(t);
-    load(v_cache, v_maps, bars.v.tile(t), bars.v.full(t), t);
+    bars.k.WaitEmpty(slot);
+    GatherTile<T, D>(k_cache, bars.k.tile(slot), p, table, v.item.kv_head, n0, end, tid);
+    sm90::MbarArriveOnCpAsync(bars.k.full(slot));
+    bars.v.WaitEmpty(slot);
+    GatherTile<T, D>(v_cache, bars.v.tile(slot), p, table, v.item.kv_head, n0, end, tid);
+    sm90::MbarArriveOnCpAsync(bars.v.full(slot));
   }
-  asm volatile("cp.async.wait_all;\n" ::: "memory");
 }
 
 // Consumer state of one thread: rows row0 and row0 + 8 of the CTA tile.
@@ -385,9 +453,11 @@ __device__ __forceinline__ void TurnPass(int wg) {
   asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
 }
 
+// Consumers of one item (the `round`-th of the CTA). Each warp releases the Q tile after its
+// last Q.K^T, so that the producer loads the next item's while this one's P.V and epilogue run.
 template <typename T, int D, Sm90Schedule kSchedule>
-__device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v, uint32_t base,
-                                        const Barriers<D>& bars, int wg, int tid) {
+__device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v, int round,
+                                        uint32_t base, const Barriers<D>& bars, int wg, int tid) {
   using L = Sm90Tile<D>;
   constexpr int kKeys = L::kKeys;
   const int warp = tid / 32, lane = tid % 32;
@@ -415,36 +485,42 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
   const uint32_t wg_rows = 64 * wg * 128;  // this warpgroup's first row in each column block
   auto q_tile = [&](int t) { return base + (t < v.num_sink_tiles ? L::kQSink : L::kQ) + wg_rows; };
   auto tile_end = [&](int t) { return t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end; };
-  sm90::MbarWait(bars.q, 0);
+  sm90::MbarWait(bars.q, round & 1);
+  const int f = v.first_tile;  // ring slot of tile 0
 
+  if (v.num_tiles == 0 && lane == 0) sm90::MbarArrive(bars.q_empty);
   if (v.num_tiles > 0) {
     constexpr bool kTurns = kSchedule == Sm90Schedule::kPingPong;
     // Tile 0: scores and probabilities only; its P.V is issued together with tile 1's Q.K^T.
-    // Ping-pong: the first warpgroup takes the first turn. Both warpgroups take num_tiles turns;
-    // the second one's last hand-over is never waited for (the CTA ends).
-    if (kTurns && wg == 1) TurnPass(wg);
-    sm90::MbarWait(bars.k.full(0), 0);
+    // Ping-pong: the first warpgroup takes the first turn of the CTA. Both warpgroups take
+    // num_tiles turns per item, so the second one's last hand-over of an item is the first
+    // turn of the next; the last one is never waited for (the CTA ends).
+    if (kTurns && wg == 1 && f == 0) TurnPass(wg);
+    sm90::MbarWait(bars.k.full(f), bars.k.parity(f));
     sm90::FenceProxyAsync();
     if (kTurns) TurnWait(wg);
     sm90::WgmmaFence();
-    IssueQK<T, D>(s, q_tile(0), bars.k.tile(0));
+    IssueQK<T, D>(s, q_tile(0), bars.k.tile(f));
     sm90::WgmmaCommit();
     if (kTurns) TurnPass(wg);
     sm90::WgmmaWait<0>();
     sm90::FenceRegisters(s);
-    if (lane == 0) sm90::MbarArrive(bars.k.empty(0));
+    if (lane == 0) {
+      sm90::MbarArrive(bars.k.empty(f));
+      if (v.num_tiles == 1) sm90::MbarArrive(bars.q_empty);
+    }
     sm.Update(s, v.TileBegin(0, kKeys), 0 < v.num_sink_tiles, tile_end(0), lane, alpha);
     ToOperandA<T, kKeys>(s, pa);
     for (int t = 1; t < v.num_tiles; ++t) {
-      sm90::MbarWait(bars.k.full(t), bars.k.parity(t));
-      sm90::MbarWait(bars.v.full(t - 1), bars.v.parity(t - 1));
+      sm90::MbarWait(bars.k.full(f + t), bars.k.parity(f + t));
+      sm90::MbarWait(bars.v.full(f + t - 1), bars.v.parity(f + t - 1));
       sm90::FenceProxyAsync();
       sm90::FenceRegisters(o);
       if (kTurns) TurnWait(wg);
       sm90::WgmmaFence();
-      IssueQK<T, D>(s, q_tile(t), bars.k.tile(t));
+      IssueQK<T, D>(s, q_tile(t), bars.k.tile(f + t));
       sm90::WgmmaCommit();
-      IssuePV<T, D>(o, pa, bars.v.tile(t - 1));
+      IssuePV<T, D>(o, pa, bars.v.tile(f + t - 1));
       sm90::WgmmaCommit();
       if (kTurns) TurnPass(wg);
       sm90::WgmmaWait<1>();  // Q.K^T of tile t done; P.V of tile t - 1 may still run
@@ -454,14 +530,17 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
       // wait right after the softmax (one basic block) ptxas hoisted it above the
       // exponentials (SASS, H100, 2026-12-06), and nothing overlapped.
       sm90::FenceRegisters(s);
-      if (lane == 0) sm90::MbarArrive(bars.k.empty(t));
+      if (lane == 0) {
+        sm90::MbarArrive(bars.k.empty(f + t));
+        if (t == v.num_tiles - 1) sm90::MbarArrive(bars.q_empty);
+      }
       sm90::WgmmaWait<0>();
       sm90::FenceRegisters(o);
-      if (lane == 0) sm90::MbarArrive(bars.v.empty(t - 1));
+      if (lane == 0) sm90::MbarArrive(bars.v.empty(f + t - 1));
       Rescale(o, alpha);
       ToOperandA<T, kKeys>(s, pa);
     }
-    const int last = v.num_tiles - 1;
+    const int last = f + v.num_tiles - 1;
     sm90::MbarWait(bars.v.full(last), bars.v.parity(last));
     sm90::FenceProxyAsync();
     sm90::FenceRegisters(o);
@@ -470,6 +549,7 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
     sm90::WgmmaCommit();
     sm90::WgmmaWait<0>();
     sm90::FenceRegisters(o);
+    if (lane == 0) sm90::MbarArrive(bars.v.empty(last));
   }
 
   float l[2] = {sm.l[0], sm.l[1]};
@@ -511,30 +591,55 @@ __global__ void __launch_bounds__(384, 1)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (SmemAddr(smem_raw) + 1023) & ~1023u;
   const Barriers<D> bars(base);
-  ItemView v;
-  v.item = p.items[blockIdx.x];
-  v.chunk = p.chunks[v.item.chunk];
-  v.group = p.num_heads / p.num_kv_heads;
-  v.num_rows = v.chunk.q_len * v.group;
-  v.num_sink_tiles = (v.item.sink_end + L::kKeys - 1) / L::kKeys;
-  v.num_tiles = v.num_sink_tiles + (v.item.key_end - v.item.key_begin + L::kKeys - 1) / L::kKeys;
   if (threadIdx.x == 0) {
     // Full: one arrival per producer thread; empty: one arrival per consumer warp.
     sm90::MbarInit(bars.q, 128);
+    sm90::MbarInit(bars.q_empty, 8);
     bars.k.Init(128, 8);
     bars.v.Init(128, 8);
   }
   __syncthreads();
+  // Persistent: the CTA walks its items (ItemIndex); producer and consumers count the same
+  // tiles, so their ring slots agree.
   const int wg = threadIdx.x / 128;
+  int first_tile = 0;
   if (wg == 0) {
-    sm90::RegDealloc<40>();
-    Produce<T, D, kTma>(p, v, base, bars, {&maps.k_block, &maps.k_run},
-                        {&maps.v_block, &maps.v_run}, box_keys, threadIdx.x);
+    // 128 x 56 + 256 x 224 is the 168 x 384 registers the CTA starts with; setmaxnreg cannot
+    // grow past that pool (a split asking for more, like 32 / 240, hangs). At 40 the
+    // persistent producer spilled.
+    sm90::RegDealloc<56>();
+    for (int round = 0, i = ItemIndex(0); i < p.num_items; i = ItemIndex(++round)) {
+      const ItemView v = MakeItemView<D>(p, i, first_tile);
+      Produce<T, D, kTma>(p, v, round, base, bars, {&maps.k_block, &maps.k_run},
+                          {&maps.v_block, &maps.v_run}, box_keys, threadIdx.x);
+      first_tile += v.num_tiles;
+    }
+    asm volatile("cp.async.wait_all;\n" ::: "memory");
   } else {
-    sm90::RegAlloc<232>();
-    Consume<T, D, kSchedule>(p, v, base, bars, wg - 1, threadIdx.x % 128);
+    sm90::RegAlloc<224>();
+    for (int round = 0, i = ItemIndex(0); i < p.num_items; i = ItemIndex(++round)) {
+      const ItemView v = MakeItemView<D>(p, i, first_tile);
+      Consume<T, D, kSchedule>(p, v, round, base, bars, wg - 1, threadIdx.x % 128);
+      first_tile += v.num_tiles;
+    }
   }
 #endif
+}
+
+// The current device's SM count (queried once per device).
+int NumSms() {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> count[kMaxDevices] = {};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return 132;
+  if (count[device].load() == 0) {
+    int value = 0;
+    if (cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        value <= 0)
+      value = 132;
+    count[device].store(value);
+  }
+  return count[device].load();
 }
 
 template <typename T, int D, Sm90Schedule kSchedule, bool kTma>
@@ -546,8 +651,9 @@ void Launch(const FlashParams& p, const CacheMaps& maps, int box_keys, cudaStrea
     return true;
   }();
   (void)configured;
-  if (p.num_items > 0)
-    kernel<<<p.num_items, Sm90Tile<D>::kThreads, smem, stream>>>(p, maps, box_keys);
+  // One CTA per SM (its shared memory allows no second), each walking its share of the items.
+  const int grid = std::min(p.num_items, NumSms());
+  if (grid > 0) kernel<<<grid, Sm90Tile<D>::kThreads, smem, stream>>>(p, maps, box_keys);
 }
 
 // The driver's tensor-map encoder, reached through the runtime so that nothing links libcuda.

@@ -1,9 +1,9 @@
 // Flash prefill for Hopper (sm_90a): the same work items and semantics as the mma.sync prefill
 // kernel of flash_attention.h (varlen causal over paged KV, GQA row packing, windows + sinks,
-// float32 softmax statistics, 128-row tiles), computed with warpgroup MMA (wgmma). One CTA per
-// work item: a producer warpgroup fills a shared-memory ring with K/V tiles of 128 keys
-// (completion on mbarriers), and two consumer warpgroups of 64 query rows each run Q.K^T and P.V
-// on the tensor cores with the softmax in registers.
+// float32 softmax statistics, 128-row tiles), computed with warpgroup MMA (wgmma). A persistent
+// grid of one CTA per SM walks the work items: a producer warpgroup fills shared-memory rings
+// with K/V tiles of 128 keys (completion on mbarriers), and two consumer warpgroups of 64 query
+// rows each run Q.K^T and P.V on the tensor cores with the softmax in registers.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -18,7 +18,8 @@ namespace junction::cuda {
 //   kCpAsync: 128 threads gather 16-byte pieces with cp.async, each looking up its key's block.
 //   kTma: the tensor memory accelerator copies boxes of 64 columns x 32 keys where the blocks
 //     are adjacent in the cache, else x the largest power of two from 8 to 32 that divides
-//     block_size (one lane of the first warp per 32 keys looks up its blocks); needs
+//     block_size (one thread per 32 keys, spread over the producer's four warps, looks up its
+//     blocks before it waits for the tile's stage); needs
 //     block_size % 8 == 0 and p.num_blocks > 0. Tiles that do not start at a multiple of that
 //     box (those of a window item whose first key is not) are gathered with cp.async.
 enum class Sm90Producer { kCpAsync, kTma };
