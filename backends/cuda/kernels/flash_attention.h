@@ -99,7 +99,8 @@ int FlashPrefillRows(int head_dim);
 // cp.async producer, kSm90Tma with K/V loaded by the tensor memory accelerator (the cp.async
 // producer where TMA cannot serve, see FlashPrefillSm90TmaUnavailable), both with the
 // intra-warpgroup overlap schedule; kSm90TmaPingPong adds the warpgroup ping-pong. kAuto: the
-// Hopper kernel's default variant (flash_attention.cu) for d = 128 on sm_90, mma.sync otherwise.
+// Hopper kernel's default variant (flash_attention.cu) for d = 64 and 128 on sm_90, mma.sync
+// otherwise.
 // Tests and benchmarks compare them.
 enum class FlashPrefillImpl { kAuto, kPortable, kSm90, kSm90Tma, kSm90TmaPingPong };
 // Enqueues the prefill-mode kernel over p.items.
