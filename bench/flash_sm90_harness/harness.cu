@@ -319,7 +319,10 @@ static void Free(Problem& pr) {
 static FlashParams Params(const Problem& pr) {
   FlashParams p;
   p.q = pr.dq;
-  p.q_sink = pr.dqs;
+  // A separate sink query only where there are sinks, as the attention layer passes it.
+  bool has_sinks = false;
+  for (const Chunk& ch : pr.c.chunks) has_sinks |= ch.num_sinks > 0;
+  p.q_sink = has_sinks ? pr.dqs : nullptr;
   p.k_cache = pr.dk;
   p.v_cache = pr.dv;
   p.o = pr.do_;

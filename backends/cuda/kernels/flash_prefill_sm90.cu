@@ -10,8 +10,9 @@
 //     its Q.K^T is done, a V stage once its P.V is (with one release after P.V, a K tile was
 //     requested only as it was needed).
 // The grid is persistent: one CTA per SM walks its share of the work items, and the producer
-// loads the next item's Q and first tiles while the consumers finish the last one's P.V and
-// write its output. Sm90Schedule picks the consumers' order of work (flash_prefill_sm90.h).
+// loads the next item's Q (into the second Q buffer, where no sink query takes it) and first
+// tiles while the consumers finish the last one's P.V and write its output. Sm90Schedule picks
+// the consumers' order of work (flash_prefill_sm90.h).
 #include <cuda.h>  // CUtensorMap
 #include <cudaTypedefs.h>
 
@@ -44,9 +45,9 @@ struct Sm90Tile {
   static constexpr uint32_t kQSink = kQBytes;
   static constexpr uint32_t kK = 2 * kQBytes;
   static constexpr uint32_t kV = kK + kKStages * kKVBytes;
-  // mbarriers: Q full and empty, then full and empty of every K stage, then of every V stage.
+  // mbarriers: full and empty of both Q buffers, then of every K stage, then of every V stage.
   static constexpr uint32_t kBars = kV + kVStages * kKVBytes;
-  static constexpr uint32_t kSmemBytes = kBars + 8 * (2 + 2 * kKStages + 2 * kVStages) + 1024;
+  static constexpr uint32_t kSmemBytes = kBars + 8 * (4 + 2 * kKStages + 2 * kVStages) + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "over the sm_90 shared memory of one CTA");
 };
 
@@ -148,17 +149,41 @@ struct Ring {
 
 template <int D>
 struct Barriers {
-  uint32_t q, q_empty;  // the Q tiles (and sink query) of the CTA's current item
+  uint32_t q_full, q_empty;  // of Q buffer 0; buffer 1's follow each at +8
   Ring<Sm90Tile<D>::kKStages> k;
   Ring<Sm90Tile<D>::kVStages> v;
   __device__ explicit Barriers(uint32_t base) {
     using L = Sm90Tile<D>;
-    q = base + L::kBars;
-    q_empty = q + 8;
-    k = {base + L::kK, q + 16, L::kKVBytes};
-    v = {base + L::kV, q + 8 * (2 + 2 * L::kKStages), L::kKVBytes};
+    q_full = base + L::kBars;
+    q_empty = q_full + 16;
+    k = {base + L::kK, q_full + 32, L::kKVBytes};
+    v = {base + L::kV, q_full + 8 * (4 + 2 * L::kKStages), L::kKVBytes};
   }
 };
+
+// Where the `round`-th item of a CTA finds its query tiles. Without a separate sink query
+// (p.q_sink null: sink keys are scored with q itself) the two Q buffers alternate between items,
+// so the producer loads the next item's Q while this one's last tiles and epilogue run; with one,
+// buffer 0 holds the item's Q and buffer 1 its sink query.
+struct QSlot {
+  uint32_t q, sink;  // shared-memory offsets of the Q tile and the sink-query tile
+  uint32_t full, empty;
+  int use;  // how many earlier items of the CTA used this buffer (its barriers' phase)
+};
+
+template <int D>
+__device__ __forceinline__ QSlot QSlotOf(const FlashParams& p, const Barriers<D>& bars, int round) {
+  using L = Sm90Tile<D>;
+  const bool alternate = p.q_sink == nullptr;
+  const int b = alternate ? round & 1 : 0;
+  QSlot s;
+  s.q = b ? L::kQSink : L::kQ;
+  s.sink = alternate ? s.q : L::kQSink;
+  s.full = bars.q_full + 8 * b;
+  s.empty = bars.q_empty + 8 * b;
+  s.use = alternate ? round >> 1 : round;
+  return s;
+}
 
 // Producer: one K or V tile (keys [n0, min(n0 + kKeys, end))) gathered into a swizzled tile;
 // keys past `end` are zero-filled, so no masked lane of P.V ever multiplies garbage.
@@ -295,17 +320,18 @@ __device__ __forceinline__ void TmaTile(TmaMaps maps, const void* cache, uint32_
     sm90::MbarArrive(bar);
 }
 
-// Producer of one item (the `round`-th of the CTA): its Q tile once the previous item's
-// consumers are done with theirs, then its K and V tiles.
+// Producer of one item (the `round`-th of the CTA): its Q tile once the consumers of the item
+// that used the same Q buffer before are done with it (QSlot), then its K and V tiles.
 template <typename T, int D, bool kTma>
 __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v, int round,
                                         uint32_t base, const Barriers<D>& bars, TmaMaps k_maps,
                                         TmaMaps v_maps, int box_keys, int tid) {
   using L = Sm90Tile<D>;
-  if (round > 0) sm90::MbarWait(bars.q_empty, (round - 1) & 1);
+  const QSlot qs = QSlotOf<D>(p, bars, round);
+  if (qs.use > 0) sm90::MbarWait(qs.empty, (qs.use - 1) & 1);
   const T* q = static_cast<const T*>(p.q);
-  const T* q_sink = static_cast<const T*>(p.q_sink ? p.q_sink : p.q);
-  const bool load_sink_query = v.num_sink_tiles > 0;
+  const T* q_sink = static_cast<const T*>(p.q_sink);
+  const bool load_sink_query = v.num_sink_tiles > 0 && qs.sink != qs.q;
   for (int i = tid; i < L::kRows * L::kChunks; i += 128) {
     const int r = i / L::kChunks, c = i % L::kChunks;
     const int row = v.item.row_begin + r;
@@ -317,10 +343,10 @@ __device__ __forceinline__ void Produce(const FlashParams& p, const ItemView& v,
                     c * 8
               : 0;
     const uint32_t at = sm90::SwizzledOffset(L::kRows, r, c);
-    CpAsync16(base + L::kQ + at, q + offset, valid);
-    if (load_sink_query) CpAsync16(base + L::kQSink + at, q_sink + offset, valid);
+    CpAsync16(base + qs.q + at, q + offset, valid);
+    if (load_sink_query) CpAsync16(base + qs.sink + at, q_sink + offset, valid);
   }
-  sm90::MbarArriveOnCpAsync(bars.q);
+  sm90::MbarArriveOnCpAsync(qs.full);
 
   const int32_t* table = p.block_tables + v.chunk.block_table_offset;
   const T* k_cache = static_cast<const T*>(p.k_cache);
@@ -453,8 +479,8 @@ __device__ __forceinline__ void TurnPass(int wg) {
   asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
 }
 
-// Consumers of one item (the `round`-th of the CTA). Each warp releases the Q tile after its
-// last Q.K^T, so that the producer loads the next item's while this one's P.V and epilogue run.
+// Consumers of one item (the `round`-th of the CTA). Each warp releases the item's Q buffer after
+// its last Q.K^T, so that the producer can refill it while this item's P.V and epilogue run.
 template <typename T, int D, Sm90Schedule kSchedule>
 __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v, int round,
                                         uint32_t base, const Barriers<D>& bars, int wg, int tid) {
@@ -483,12 +509,13 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
   uint32_t pa[kKeys / 16][4];
   float alpha[2];
   const uint32_t wg_rows = 64 * wg * 128;  // this warpgroup's first row in each column block
-  auto q_tile = [&](int t) { return base + (t < v.num_sink_tiles ? L::kQSink : L::kQ) + wg_rows; };
+  const QSlot qs = QSlotOf<D>(p, bars, round);
+  auto q_tile = [&](int t) { return base + (t < v.num_sink_tiles ? qs.sink : qs.q) + wg_rows; };
   auto tile_end = [&](int t) { return t < v.num_sink_tiles ? v.item.sink_end : v.item.key_end; };
-  sm90::MbarWait(bars.q, round & 1);
+  sm90::MbarWait(qs.full, qs.use & 1);
   const int f = v.first_tile;  // ring slot of tile 0
 
-  if (v.num_tiles == 0 && lane == 0) sm90::MbarArrive(bars.q_empty);
+  if (v.num_tiles == 0 && lane == 0) sm90::MbarArrive(qs.empty);
   if (v.num_tiles > 0) {
     constexpr bool kTurns = kSchedule == Sm90Schedule::kPingPong;
     // Tile 0: scores and probabilities only; its P.V is issued together with tile 1's Q.K^T.
@@ -507,7 +534,7 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
     sm90::FenceRegisters(s);
     if (lane == 0) {
       sm90::MbarArrive(bars.k.empty(f));
-      if (v.num_tiles == 1) sm90::MbarArrive(bars.q_empty);
+      if (v.num_tiles == 1) sm90::MbarArrive(qs.empty);
     }
     sm.Update(s, v.TileBegin(0, kKeys), 0 < v.num_sink_tiles, tile_end(0), lane, alpha);
     ToOperandA<T, kKeys>(s, pa);
@@ -532,7 +559,7 @@ __device__ __forceinline__ void Consume(const FlashParams& p, const ItemView& v,
       sm90::FenceRegisters(s);
       if (lane == 0) {
         sm90::MbarArrive(bars.k.empty(f + t));
-        if (t == v.num_tiles - 1) sm90::MbarArrive(bars.q_empty);
+        if (t == v.num_tiles - 1) sm90::MbarArrive(qs.empty);
       }
       sm90::WgmmaWait<0>();
       sm90::FenceRegisters(o);
@@ -593,8 +620,10 @@ __global__ void __launch_bounds__(384, 1)
   const Barriers<D> bars(base);
   if (threadIdx.x == 0) {
     // Full: one arrival per producer thread; empty: one arrival per consumer warp.
-    sm90::MbarInit(bars.q, 128);
-    sm90::MbarInit(bars.q_empty, 8);
+    for (int b = 0; b < 2; ++b) {
+      sm90::MbarInit(bars.q_full + 8 * b, 128);
+      sm90::MbarInit(bars.q_empty + 8 * b, 8);
+    }
     bars.k.Init(128, 8);
     bars.v.Init(128, 8);
   }

@@ -112,6 +112,8 @@ void RunCase(const AttentionCase& c, std::mt19937& rng) {
   DeviceBuffer q_dev = UploadHalf(q, c.dtype), q_sink_dev = UploadHalf(q_sink, c.dtype);
   DeviceBuffer o_dev = PoisonedHalf(static_cast<size_t>(n) * hq * d);
 
+  bool has_sinks = false;
+  for (const ChunkShape& ch : c.chunks) has_sinks |= ch.num_sinks > 0;
   auto cuda = CudaContext::Default();
   REQUIRE(cuda.ok());
   FlashPlanConfig config;
@@ -129,7 +131,9 @@ void RunCase(const AttentionCase& c, std::mt19937& rng) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   auto bind = [&](FlashParams p) {
     p.q = q_dev.data();
-    p.q_sink = q_sink_dev.data();
+    // Without sinks no separate sink query is passed, as the attention layer does (the Hopper
+    // kernel then alternates its two Q buffers between items).
+    p.q_sink = has_sinks ? q_sink_dev.data() : nullptr;
     p.k_cache = k_dev.data();
     p.v_cache = v_dev.data();
     p.o = o_dev.data();
