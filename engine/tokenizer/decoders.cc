@@ -1,3 +1,5 @@
+#include <climits>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -186,6 +188,19 @@ absl::StatusOr<std::unique_ptr<Decoder>> CreateMetaspaceDecoder(const nlohmann::
   return std::make_unique<MetaspaceDecoder>(replacement, strip_first);
 }
 
+// A Strip decoder's "start" / "stop": a non-negative integer, 0 when absent. (Read with
+// json::value<int>, a float such as 2e57 was cast to int: undefined behaviour, found by the
+// tokenizer_json fuzzer.)
+absl::StatusOr<int> CountField(const nlohmann::json& config, const char* name) {
+  const auto it = config.find(name);
+  if (it == config.end()) return 0;
+  if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("decoder Strip: \"", name, "\" must be a non-negative integer"));
+  }
+  return static_cast<int>(it->get<int64_t>());
+}
+
 }  // namespace
 
 std::string ReplaceAll(std::string_view text, std::string_view from, std::string_view to) {
@@ -233,8 +248,9 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Create(
     if (!config.contains("content") || !config["content"].is_string()) {
       return absl::InvalidArgumentError("decoder Strip: missing string \"content\"");
     }
-    return std::make_unique<StripDecoder>(config["content"].get<std::string>(),
-                                          config.value("start", 0), config.value("stop", 0));
+    ASSIGN_OR_RETURN(const int start, CountField(config, "start"));
+    ASSIGN_OR_RETURN(const int stop, CountField(config, "stop"));
+    return std::make_unique<StripDecoder>(config["content"].get<std::string>(), start, stop);
   }
   if (type == "Sequence") {
     if (!config.contains("decoders") || !config["decoders"].is_array()) {

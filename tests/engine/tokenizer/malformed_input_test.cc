@@ -73,6 +73,14 @@ TEST_CASE("Malformed tokenizer.json components name what is wrong", "[tokenizer]
   decoder["decoder"] = {{"type", "WordPiece"}};
   CHECK_THAT(LoadError(decoder), Catch::Contains("unsupported decoder type \"WordPiece\""));
 
+  // A float where a count belongs was cast to int (undefined behaviour; a fuzzer finding).
+  for (const nlohmann::json& bad :
+       {nlohmann::json(2.2e57), nlohmann::json(-1), nlohmann::json("2")}) {
+    auto strip = MinimalTokenizer();
+    strip["decoder"] = {{"type", "Strip"}, {"content", " "}, {"start", bad}};
+    CHECK_THAT(LoadError(strip), Catch::Contains("\"start\" must be a non-negative integer"));
+  }
+
   auto type_mismatch = MinimalTokenizer();
   type_mismatch["model"]["byte_fallback"] = "yes";
   CHECK_THAT(LoadError(type_mismatch), Catch::Contains("tokenizer.json"));
