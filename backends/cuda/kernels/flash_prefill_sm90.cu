@@ -655,20 +655,19 @@ __global__ void __launch_bounds__(384, 1)
 #endif
 }
 
-// The current device's SM count (queried once per device).
-int NumSms() {
+// An attribute of the current device, queried once per device; -1 when it cannot be read.
+template <cudaDeviceAttr kAttribute>
+int CurrentDeviceAttribute() {
   constexpr int kMaxDevices = 64;
-  static std::atomic<int> count[kMaxDevices] = {};
+  static std::atomic<int> cached[kMaxDevices] = {};  // 0 = not queried yet
   int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return 132;
-  if (count[device].load() == 0) {
-    int value = 0;
-    if (cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        value <= 0)
-      value = 132;
-    count[device].store(value);
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return -1;
+  if (cached[device].load() == 0) {
+    int value = -1;
+    if (cudaDeviceGetAttribute(&value, kAttribute, device) != cudaSuccess) return -1;
+    cached[device].store(value);
   }
-  return count[device].load();
+  return cached[device].load();
 }
 
 template <typename T, int D, Sm90Schedule kSchedule, bool kTma>
@@ -681,7 +680,9 @@ void Launch(const FlashParams& p, const CacheMaps& maps, int box_keys, cudaStrea
   }();
   (void)configured;
   // One CTA per SM (its shared memory allows no second), each walking its share of the items.
-  const int grid = std::min(p.num_items, NumSms());
+  // Without the SM count, one CTA per item (the loop over items serves any grid).
+  const int sms = CurrentDeviceAttribute<cudaDevAttrMultiProcessorCount>();
+  const int grid = sms > 0 ? std::min(p.num_items, sms) : p.num_items;
   if (grid > 0) kernel<<<grid, Sm90Tile<D>::kThreads, smem, stream>>>(p, maps, box_keys);
 }
 
@@ -774,17 +775,7 @@ void LaunchSchedule(const FlashParams& p, DType dtype, cudaStream_t stream, Sm90
 
 bool FlashPrefillSm90Supported(int head_dim) {
   if (head_dim != 64 && head_dim != 128) return false;
-  constexpr int kMaxDevices = 64;
-  static int major[kMaxDevices] = {};  // 0 = not queried yet
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kMaxDevices) return false;
-  if (major[device] == 0) {
-    int value = -1;
-    if (cudaDeviceGetAttribute(&value, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
-      return false;
-    major[device] = value;
-  }
-  return major[device] == 9;
+  return CurrentDeviceAttribute<cudaDevAttrComputeCapabilityMajor>() == 9;
 }
 
 std::string FlashPrefillSm90TmaUnavailable(const FlashParams& p, DType dtype) {
