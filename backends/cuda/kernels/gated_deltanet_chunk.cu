@@ -41,11 +41,14 @@ __device__ __forceinline__ void StoreRows(const float (&acc)[kNT][4], bf16* dst,
 }
 
 // ---- (1) per (chunk, value head): gamma, the UT transform, W and U. ----
+// A (bf16) takes the place of L (fp32) once the solve has read it, so four CTAs fit an SM at
+// dk = dv = 128 (three before: 64.5 -> 56 us at 4k, H100). V loads under gamma and K K^T.
 template <int DK, int DV>
 struct PrepareLayout {
   static constexpr int kLdK = DK + 8, kLdV = DV + 8, kLdA = kC + 8, kLdL = kC + 1;
+  static_assert(2 * kC * kLdA <= 4 * kC * kLdL);
   static constexpr size_t kBytes =
-      2 * size_t(kC * kLdK + kC * kLdV + kC * kLdA) + 4 * size_t(kC * kLdL + 2 * kC + 32);
+      2 * size_t(kC * kLdK + kC * kLdV) + 4 * size_t(kC * kLdL + 2 * kC + 32);
 };
 
 template <int DK, int DV>
@@ -54,8 +57,8 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* sK = reinterpret_cast<bf16*>(smem);
   bf16* sV = sK + kC * L::kLdK;
-  bf16* sA = sV + kC * L::kLdV;
-  float* sLt = reinterpret_cast<float*>(sA + kC * L::kLdA);  // sLt[j][i] = L[i][j]
+  float* sLt = reinterpret_cast<float*>(sV + kC * L::kLdV);  // sLt[j][i] = L[i][j]
+  bf16* sA = reinterpret_cast<bf16*>(sLt);                   // after the solve
   float* sG = sLt + kC * L::kLdL;
   float* sB = sG + kC;
   float* sTmp = sB + kC;
@@ -67,6 +70,7 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   LoadRows<DK, kThreads>(sK, static_cast<const bf16*>(p.k) + t0 * p.qk_stride + kh * DK,
                          p.qk_stride, c);
+  gdn::CpAsyncCommit();
   LoadRows<DV, kThreads>(sV, static_cast<const bf16*>(p.v) + t0 * p.v_stride + h * DV, p.v_stride,
                          c);
   gdn::CpAsyncCommit();
@@ -85,7 +89,7 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
   }
   __syncthreads();
   if (tid >= 32 && tid < kC) sG[tid] += sTmp[0];
-  gdn::CpAsyncWait<0>();
+  gdn::CpAsyncWait<1>();
   __syncthreads();
   if (tid < kC) p.gamma[(int64_t(blockIdx.x) * hv + h) * kC + tid] = sG[tid];
 
@@ -112,10 +116,11 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
         sLt[j * L::kLdL + i] = j < i ? sB[i] * __expf(sG[i] - sG[j]) * s[nt][e] : 0.0f;
       }
   }
+  gdn::CpAsyncWait<0>();
   __syncthreads();
+  float x[kC];
   if (tid < kC) {
     // Column `tid` of A = (I + L)^-1 by right-looking forward substitution, in registers.
-    float x[kC];
 #pragma unroll
     for (int i = 0; i < kC; ++i) x[i] = i == tid ? 1.0f : 0.0f;
 #pragma unroll
@@ -124,8 +129,6 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
 #pragma unroll
       for (int i = j + 1; i < kC; ++i) x[i] -= sLt[j * L::kLdL + i] * xj;
     }
-#pragma unroll
-    for (int i = 0; i < kC; ++i) sA[i * L::kLdA + tid] = __float2bfloat16(x[i]);
   } else {
     // Meanwhile: K rows *= beta exp(gamma), V rows *= beta (in place).
     for (int idx = tid - kC; idx < kC * DK / 2; idx += kThreads - kC) {
@@ -141,6 +144,11 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
       const float2 f = UnpackBf16(*at);
       *at = PackBf16(f.x * sB[r], f.y * sB[r]);
     }
+  }
+  __syncthreads();  // every column solved: A may overwrite L
+  if (tid < kC) {
+#pragma unroll
+    for (int i = 0; i < kC; ++i) sA[i * L::kLdA + tid] = __float2bfloat16(x[i]);
   }
   __syncthreads();
   uint32_t af[kC / 16][4];
@@ -177,26 +185,38 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
 }
 
 // ---- (2) per (request, value head, dv tile): the state across the request's chunks. ----
-template <int DK, int DVT>
+// The chunks pass through a ring of kStages buffers (W, K, U rows and gamma), loaded
+// kStages - 1 chunks ahead. Four stages instead of two took 4k tokens from 88.5 to 76.6 us at
+// d = 64 and from 122 to 118 us at d = 128 (H100); what remains, about 1.2-1.8 us per chunk, is
+// the iteration itself: eight warps instead of four (the V_new reduction split between them)
+// and wider dv tiles on fewer CTAs were no faster.
+template <int DK, int DVT, int kStages>
 struct StateLayout {
   static constexpr int kLdK = DK + 8, kLdT = DVT + 8;
-  static constexpr size_t kBytes =
-      2 * size_t(4 * kC * kLdK + 2 * kC * kLdT + DK * kLdT + kC * kLdT) + 4 * size_t(2 * kC);
+  static constexpr size_t kStageBytes = 2 * size_t(2 * kC * kLdK + kC * kLdT) + 4 * size_t(kC);
+  static constexpr size_t kBytes = kStages * kStageBytes + 2 * size_t(DK * kLdT + kC * kLdT);
 };
 
-template <int DK, int DV, int DVT>
+// Chunk `ci` of a prefill request: BuildGdnWork cuts each request into kGdnChunk-token pieces
+// from its first token, in order.
+__device__ __forceinline__ GdnChunk RequestChunk(const GdnRequest& req, int ci) {
+  return {req.first_token + ci * kC, min(kC, req.num_tokens - ci * kC)};
+}
+
+template <int DK, int DV, int DVT, int kStages>
 __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams p) {
-  using L = StateLayout<DK, DVT>;
+  using L = StateLayout<DK, DVT, kStages>;
   constexpr int kMTiles = DK / 16;
   constexpr int kMPerWarp = kMTiles >= 4 ? kMTiles / 4 : 1;
   constexpr int kNT = DVT / 8;
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16* sW = reinterpret_cast<bf16*>(smem);  // [2][kC][kLdK]
-  bf16* sK = sW + 2 * kC * L::kLdK;          // [2][kC][kLdK]
-  bf16* sU = sK + 2 * kC * L::kLdK;          // [2][kC][kLdT]
-  bf16* sH = sU + 2 * kC * L::kLdT;          // [DK][kLdT]
-  bf16* sVd = sH + DK * L::kLdT;             // [kC][kLdT]
-  float* sG = reinterpret_cast<float*>(sVd + kC * L::kLdT);  // [2][kC]
+  // Stage s: W [kC][kLdK], K [kC][kLdK], U [kC][kLdT], gamma [kC] at smem + s * kStageBytes.
+  auto stage_w = [&](int s) { return reinterpret_cast<bf16*>(smem + s * L::kStageBytes); };
+  auto stage_k = [&](int s) { return stage_w(s) + kC * L::kLdK; };
+  auto stage_u = [&](int s) { return stage_k(s) + kC * L::kLdK; };
+  auto stage_g = [&](int s) { return reinterpret_cast<float*>(stage_u(s) + kC * L::kLdT); };
+  bf16* sH = reinterpret_cast<bf16*>(smem + kStages * L::kStageBytes);  // [DK][kLdT]
+  bf16* sVd = sH + DK * L::kLdT;                                        // [kC][kLdT]
 
   const GdnRequest req = p.prefill[blockIdx.x];
   const int hv = p.dims.num_value_heads, h = blockIdx.y, dv0 = blockIdx.z * DVT;
@@ -225,31 +245,33 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
       }
 
   auto load_chunk = [&](int stage, int ci) {
-    const GdnChunk ch = p.chunks[req.first_chunk + ci];
-    LoadRows<DK, kThreads>(sW + stage * kC * L::kLdK, w + ch.first_token * w_stride, w_stride,
+    const GdnChunk ch = RequestChunk(req, ci);
+    LoadRows<DK, kThreads>(stage_w(stage), w + ch.first_token * w_stride, w_stride, ch.num_tokens);
+    LoadRows<DK, kThreads>(stage_k(stage), k + ch.first_token * p.qk_stride, p.qk_stride,
                            ch.num_tokens);
-    LoadRows<DK, kThreads>(sK + stage * kC * L::kLdK, k + ch.first_token * p.qk_stride,
-                           p.qk_stride, ch.num_tokens);
-    LoadRows<DVT, kThreads>(sU + stage * kC * L::kLdT, u + ch.first_token * u_stride, u_stride,
-                            ch.num_tokens);
+    LoadRows<DVT, kThreads>(stage_u(stage), u + ch.first_token * u_stride, u_stride, ch.num_tokens);
     if (tid < kC / 4)
-      gdn::CpAsync16(sG + stage * kC + 4 * tid,
+      gdn::CpAsync16(stage_g(stage) + 4 * tid,
                      p.gamma + (int64_t(req.first_chunk + ci) * hv + h) * kC + 4 * tid, true);
   };
 
-  load_chunk(0, 0);
-  gdn::CpAsyncCommit();
-  for (int ci = 0; ci < req.num_chunks; ++ci) {
-    const int stage = ci & 1;
-    const GdnChunk ch = p.chunks[req.first_chunk + ci];
-    if (ci + 1 < req.num_chunks) load_chunk(stage ^ 1, ci + 1);
+  for (int ci = 0; ci < kStages - 1; ++ci) {
+    if (ci < req.num_chunks) load_chunk(ci, ci);
     gdn::CpAsyncCommit();
-    gdn::CpAsyncWait<1>();
+  }
+  for (int ci = 0; ci < req.num_chunks; ++ci) {
+    const int stage = ci % kStages;
+    const GdnChunk ch = RequestChunk(req, ci);
+    // The buffer of chunk ci - 1, released by the barrier that ended its iteration.
+    if (ci + kStages - 1 < req.num_chunks)
+      load_chunk((ci + kStages - 1) % kStages, ci + kStages - 1);
+    gdn::CpAsyncCommit();
+    gdn::CpAsyncWait<kStages - 1>();
     __syncthreads();
-    const bf16* sWs = sW + stage * kC * L::kLdK;
-    const bf16* sKs = sK + stage * kC * L::kLdK;
-    const bf16* sUs = sU + stage * kC * L::kLdT;
-    const float* sGs = sG + stage * kC;
+    const bf16* sWs = stage_w(stage);
+    const bf16* sKs = stage_k(stage);
+    const bf16* sUs = stage_u(stage);
+    const float* sGs = stage_g(stage);
     // H_c (the state before this chunk) as bf16: into shared memory and out for kernel (3).
     if (owns_rows) {
       bf16* hg = static_cast<bf16*>(p.h) + (int64_t(req.first_chunk + ci) * hv + h) * DK * DV + dv0;
@@ -290,7 +312,8 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
 #pragma unroll
         for (int nt = 0; nt < kNT; ++nt) {
           const int col = nt * 8 + 2 * (lane % 4);
-          const float2 uu = UnpackBf16(*reinterpret_cast<const uint32_t*>(sUs + row * L::kLdT + col));
+          const float2 uu =
+              UnpackBf16(*reinterpret_cast<const uint32_t*>(sUs + row * L::kLdT + col));
           const float x0 = uu.x - vn[nt][2 * half], x1 = uu.y - vn[nt][2 * half + 1];
           if (row < ch.num_tokens)
             *reinterpret_cast<uint32_t*>(u + (ch.first_token + row) * u_stride + col) =
@@ -461,10 +484,9 @@ __global__ void __launch_bounds__(kThreads) ChunkOutputKernel(const GdnCoreParam
   }
 #pragma unroll
   for (int kk = 0; kk < kC / 16; ++kk) {
-    const uint32_t a[4] = {PackBf16(s[2 * kk][0], s[2 * kk][1]),
-                           PackBf16(s[2 * kk][2], s[2 * kk][3]),
-                           PackBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                           PackBf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+    const uint32_t a[4] = {
+        PackBf16(s[2 * kk][0], s[2 * kk][1]), PackBf16(s[2 * kk][2], s[2 * kk][3]),
+        PackBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]), PackBf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
     for (int np = 0; np < DV / 16; ++np) {
       uint32_t b[4];
@@ -493,18 +515,21 @@ void LaunchPrefillDims(const GdnCoreParams& p, cudaStream_t stream) {
   const int hv = p.dims.num_value_heads;
   const dim3 chunk_grid(p.num_chunks, hv);
   Launch<ChunkPrepareKernel<DK, DV>, PrepareLayout<DK, DV>::kBytes>(chunk_grid, p, stream);
-  // Narrow dv tiles when requests x heads x 32-wide tiles would leave SMs idle.
+  // Narrow dv tiles when requests x heads x 32-wide tiles would leave SMs idle: those few CTAs
+  // are latency-bound and take a deeper ring (wider tiles on fewer CTAs were slower: 16 / 32 /
+  // 64 columns gave 0.233 / 0.279 / 0.371 ms at 4k, d = 128, H100). With enough requests, two
+  // CTAs of the shallow ring share an SM.
   if constexpr (DV >= 32) {
     if (int64_t(p.num_prefill) * hv * (DV / 32) >= p.num_sms) {
-      Launch<ChunkStateKernel<DK, DV, 32>, StateLayout<DK, 32>::kBytes>(
+      Launch<ChunkStateKernel<DK, DV, 32, 2>, StateLayout<DK, 32, 2>::kBytes>(
           dim3(p.num_prefill, hv, DV / 32), p, stream);
     } else {
-      Launch<ChunkStateKernel<DK, DV, 16>, StateLayout<DK, 16>::kBytes>(
+      Launch<ChunkStateKernel<DK, DV, 16, 4>, StateLayout<DK, 16, 4>::kBytes>(
           dim3(p.num_prefill, hv, DV / 16), p, stream);
     }
   } else {
-    Launch<ChunkStateKernel<DK, DV, DV>, StateLayout<DK, DV>::kBytes>(dim3(p.num_prefill, hv, 1),
-                                                                     p, stream);
+    Launch<ChunkStateKernel<DK, DV, DV, 4>, StateLayout<DK, DV, 4>::kBytes>(
+        dim3(p.num_prefill, hv, 1), p, stream);
   }
   Launch<ChunkOutputKernel<DK, DV>, OutputLayout<DK, DV>::kBytes>(chunk_grid, p, stream);
 }
