@@ -1,10 +1,12 @@
 #include "engine/tokenizer/bpe.h"
 
+#include <optional>
 #include <queue>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/common/status_macros.h"
+#include "engine/tokenizer/components.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace junction {
@@ -32,12 +34,12 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(const nlohmann::json&
   const auto& vocab = config["vocab"];
   model->token_to_id_.reserve(vocab.size());
   for (const auto& [token, id_json] : vocab.items()) {
-    if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 ||
-        id_json.get<int64_t>() > (1 << 30)) {
+    const std::optional<int64_t> id_value = JsonIndex(id_json, kMaxTokenId);
+    if (!id_value) {
       return absl::InvalidArgumentError(
           absl::StrCat("model BPE: vocab entry \"", token, "\" has no valid id"));
     }
-    const TokenId id = id_json.get<TokenId>();
+    const TokenId id = static_cast<TokenId>(*id_value);
     model->token_to_id_[token] = id;
     if (static_cast<size_t>(id) >= model->id_to_token_.size()) {
       model->id_to_token_.resize(id + 1);

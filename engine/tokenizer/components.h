@@ -4,7 +4,9 @@
 // than guessing. Every stage is immutable after construction and safe to share across threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,20 @@
 #include "nlohmann/json.hpp"
 
 namespace junction {
+
+// The largest token id a tokenizer.json may name: ids index tables, so this bounds what a file
+// can make us allocate (and keeps every id inside TokenId).
+inline constexpr int64_t kMaxTokenId = int64_t{1} << 30;
+
+// `value` as an integer in [0, max], or nullopt for anything else (a float, a negative or larger
+// number, a string): token ids and counts read from tokenizer.json. Casting a float such as 2e57
+// to int instead is undefined behaviour.
+inline std::optional<int64_t> JsonIndex(const nlohmann::json& value, int64_t max) {
+  if (!value.is_number_integer()) return std::nullopt;
+  const int64_t v = value.get<int64_t>();
+  if (v < 0 || v > max) return std::nullopt;
+  return v;
+}
 
 class Normalizer {
  public:

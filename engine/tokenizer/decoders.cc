@@ -1,5 +1,5 @@
 #include <climits>
-#include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -188,17 +188,16 @@ absl::StatusOr<std::unique_ptr<Decoder>> CreateMetaspaceDecoder(const nlohmann::
   return std::make_unique<MetaspaceDecoder>(replacement, strip_first);
 }
 
-// A Strip decoder's "start" / "stop": a non-negative integer, 0 when absent. (Read with
-// json::value<int>, a float such as 2e57 was cast to int: undefined behaviour, found by the
-// tokenizer_json fuzzer.)
+// A Strip decoder's "start" / "stop": a non-negative integer, 0 when absent.
 absl::StatusOr<int> CountField(const nlohmann::json& config, const char* name) {
   const auto it = config.find(name);
   if (it == config.end()) return 0;
-  if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX) {
+  const std::optional<int64_t> count = JsonIndex(*it, INT32_MAX);
+  if (!count) {
     return absl::InvalidArgumentError(
         absl::StrCat("decoder Strip: \"", name, "\" must be a non-negative integer"));
   }
-  return static_cast<int>(it->get<int64_t>());
+  return static_cast<int>(*count);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "engine/tokenizer/tokenizer.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -155,13 +156,14 @@ absl::Status Tokenizer::LoadAddedTokens(const nlohmann::json& added_tokens) {
     return absl::InvalidArgumentError("tokenizer.json: \"added_tokens\" must be a list");
   }
   for (const auto& entry : added_tokens) {
-    if (!entry.is_object() || !entry.contains("content") || !entry["content"].is_string() ||
-        !entry.contains("id") || !entry["id"].is_number_integer() ||
-        entry["id"].get<int64_t>() < 0) {
+    const std::optional<int64_t> id = entry.is_object() && entry.contains("id")
+                                          ? JsonIndex(entry["id"], kMaxTokenId)
+                                          : std::nullopt;
+    if (!id || !entry.contains("content") || !entry["content"].is_string()) {
       return absl::InvalidArgumentError(
           "tokenizer.json: an added token lacks a string \"content\" or an integer \"id\"");
     }
-    AddedToken token{entry["content"].get<std::string>(), entry["id"].get<TokenId>(),
+    AddedToken token{entry["content"].get<std::string>(), static_cast<TokenId>(*id),
                      entry.value("special", false), entry.value("lstrip", false),
                      entry.value("rstrip", false)};
     if (token.content.empty()) continue;

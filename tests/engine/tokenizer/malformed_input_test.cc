@@ -88,6 +88,15 @@ TEST_CASE("Malformed tokenizer.json components name what is wrong", "[tokenizer]
   auto added = MinimalTokenizer();
   added["added_tokens"] = nlohmann::json::array({nlohmann::json{{"content", "<x>"}}});
   CHECK_THAT(LoadError(added), Catch::Contains("added token"));
+  // An id past the id range was narrowed into TokenId (2^32 + 5 became 5).
+  for (const nlohmann::json& bad : {nlohmann::json(int64_t{1} << 32 | 5), nlohmann::json(1.5)}) {
+    auto wide = MinimalTokenizer();
+    wide["added_tokens"] = nlohmann::json::array({nlohmann::json{{"content", "<x>"}, {"id", bad}}});
+    CHECK_THAT(LoadError(wide), Catch::Contains("added token"));
+    auto vocab = MinimalTokenizer();
+    vocab["model"]["vocab"]["zz"] = bad;
+    CHECK_THAT(LoadError(vocab), Catch::Contains("\"zz\" has no valid id"));
+  }
 
   auto post = MinimalTokenizer();
   post["post_processor"] = {
