@@ -197,12 +197,6 @@ struct StateLayout {
   static constexpr size_t kBytes = kStages * kStageBytes + 2 * size_t(DK * kLdT + kC * kLdT);
 };
 
-// Chunk `ci` of a prefill request: BuildGdnWork cuts each request into kGdnChunk-token pieces
-// from its first token, in order.
-__device__ __forceinline__ GdnChunk RequestChunk(const GdnRequest& req, int ci) {
-  return {req.first_token + ci * kC, min(kC, req.num_tokens - ci * kC)};
-}
-
 template <int DK, int DV, int DVT, int kStages>
 __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams p) {
   using L = StateLayout<DK, DVT, kStages>;

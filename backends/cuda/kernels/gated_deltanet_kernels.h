@@ -56,6 +56,13 @@ struct GdnChunk {
   int32_t num_tokens = 0;  // 1..kGdnChunk
 };
 
+// Chunk `ci` of a prefill request: kGdnChunk-token pieces from its first token, in order. The
+// host's work lists (BuildGdnWork) and the state kernel both cut requests this way.
+__host__ __device__ inline GdnChunk RequestChunk(const GdnRequest& r, int ci) {
+  const int32_t first = ci * kGdnChunk, left = r.num_tokens - first;
+  return {r.first_token + first, left < kGdnChunk ? left : kGdnChunk};
+}
+
 // The host work lists of a step: every request (prep, conv windows), the multi-token ones with
 // their chunks (prefill kernels) and the single-token ones (decode kernel); token_request maps
 // each row to its index in `requests`.

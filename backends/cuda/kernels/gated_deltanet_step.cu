@@ -305,8 +305,8 @@ GdnWork BuildGdnWork(const std::vector<GdnRequest>& requests, int num_tokens) {
       work.decode.push_back(r);
     } else if (r.num_tokens > 1) {
       r.first_chunk = static_cast<int32_t>(work.chunks.size());
-      for (int t0 = 0; t0 < r.num_tokens; t0 += kGdnChunk)
-        work.chunks.push_back({r.first_token + t0, std::min(kGdnChunk, r.num_tokens - t0)});
+      for (int ci = 0; ci * kGdnChunk < r.num_tokens; ++ci)
+        work.chunks.push_back(RequestChunk(r, ci));
       r.num_chunks = static_cast<int32_t>(work.chunks.size()) - r.first_chunk;
       work.prefill.push_back(r);
     }
