@@ -39,7 +39,7 @@ bool FillTiled(void* dst, const std::vector<T>& tile, size_t count) {
 // Device inputs of the core for `num_tokens` rows: l2-normalized q (scaled) and k, and v, in
 // bf16 (prefill) and float32 (decode); g in [-0.5, -0.01], beta in (0, 1).
 struct CoreData {
-  DeviceBuffer q, k, v, g, beta, state, w, u, gamma, h, o, lists;
+  DeviceBuffer q, k, v, g, beta, state, w, u, gamma, h, o, ready, lists;
   DeviceBuffer q32, k32, v32;
 };
 
@@ -81,10 +81,11 @@ bool MakeCoreData(const GdnDims& d, int num_tokens, int num_chunks, int num_slot
   const size_t chunks = std::max(num_chunks, 1);
   const size_t sizes[] = {qk * 2, qk * 2, vv * 2, t * hv * 4, t * hv * 4,
                           size_t(num_slots) * hv * dk * d.head_v_dim * 4, t * hv * dk * 2, vv * 2,
-                          chunks * hv * kGdnChunk * 4, chunks * hv * dk * d.head_v_dim * 2, vv * 2};
+                          chunks * hv * kGdnChunk * 4, chunks * hv * dk * d.head_v_dim * 2, vv * 2,
+                          2 * chunks * hv * 4};
   DeviceBuffer* buffers[] = {&c.q, &c.k, &c.v, &c.g, &c.beta, &c.state, &c.w,
-                             &c.u, &c.gamma, &c.h, &c.o};
-  for (int i = 0; i < 11; ++i) {
+                             &c.u, &c.gamma, &c.h, &c.o, &c.ready};
+  for (int i = 0; i < 12; ++i) {
     auto b = DeviceBuffer::Allocate(sizes[i]);
     if (!b.ok()) return false;
     *buffers[i] = std::move(*b);
@@ -142,13 +143,16 @@ bool BindCore(const GdnDims& d, const std::vector<GdnRequest>& requests, int num
   p.u = c.u.data();
   p.gamma = c.gamma.as<float>();
   p.h = c.h.data();
+  p.ready = c.ready.as<int32_t>();
   p.num_sms = cuda.num_sms();
   p.o = c.o.data();
   return cudaDeviceSynchronize() == cudaSuccess;
 }
 
-// Core prefill of one fresh request of `tokens` tokens (median ms; negative on failure).
-float TimeCorePrefill(CudaContext& cuda, int d, int tokens) {
+// Core prefill of one fresh request of `tokens` tokens (median ms; negative on failure), the
+// state pass in `state_tile`-column tiles (0: the launcher's choice), the passes overlapping (1),
+// one after another (0) or as the launcher chooses (-1).
+float TimeCorePrefill(CudaContext& cuda, int d, int tokens, int state_tile = 0, int overlap = -1) {
   const GdnDims dims{kHeads, kHeads, d, d};
   CoreData c;
   const int chunks = (tokens + kGdnChunk - 1) / kGdnChunk;
@@ -156,6 +160,8 @@ float TimeCorePrefill(CudaContext& cuda, int d, int tokens) {
   if (!MakeCoreData(dims, tokens, chunks, 1, c) ||
       !BindCore(dims, {{0, tokens, 0, 1}}, tokens, cuda, c, p))
     return -1;
+  p.state_tile = state_tile;
+  p.overlap_passes = overlap;
   const float ms = MedianMs(cuda, [&] { LaunchGdnPrefill(p, cuda.stream()); }, 10);
   return cudaGetLastError() == cudaSuccess ? ms : -1;
 }
@@ -272,14 +278,21 @@ JUNCTION_BENCHMARK(cuda_gated_deltanet,
   for (int d : {64, 128}) {
     for (int tokens : lengths) {
       const float core = TimeCorePrefill(*cuda, d, tokens);
+      const float core_wide = TimeCorePrefill(*cuda, d, tokens, 32);
+      const float core_serial = TimeCorePrefill(*cuda, d, tokens, 0, 0);
+      const float core_overlap = TimeCorePrefill(*cuda, d, tokens, 0, 1);
       const float layer = TimeLayerPrefill(*cuda, d, tokens);
       float flash = 0;
       AttentionSetup s{1, tokens, tokens, kHeads, kHeads, d};
-      if (core < 0 || layer < 0 || TimeAttention(*cuda, s, &flash) != 0) return 1;
+      if (core < 0 || core_wide < 0 || core_serial < 0 || core_overlap < 0 || layer < 0 ||
+          TimeAttention(*cuda, s, &flash) != 0)
+        return 1;
       std::snprintf(line, sizeof(line),
                     "gdn prefill d=%d heads=%d tokens=%d core_ms=%.3f layer_ms=%.3f flash_ms=%.3f "
-                    "core/flash=%.2f layer/flash=%.2f\n",
-                    d, kHeads, tokens, core, layer, flash, core / flash, layer / flash);
+                    "core/flash=%.2f layer/flash=%.2f (core_ms with the passes in turn %.3f, "
+                    "overlapped %.3f; state in 32-column tiles %.3f)\n",
+                    d, kHeads, tokens, core, layer, flash, core / flash, layer / flash, core_serial,
+                    core_overlap, core_wide);
       Emit(out, line);
     }
   }

@@ -145,6 +145,7 @@ absl::Status CudaGatedDeltaNetLayer::Plan(const StepBatch& batch) {
     RETURN_IF_ERROR(u_.Reserve(t * hv * dv * 2));
     RETURN_IF_ERROR(gamma_.Reserve(chunks * hv * kGdnChunk * sizeof(float)));
     RETURN_IF_ERROR(h_.Reserve(chunks * hv * dk * dv * 2));
+    RETURN_IF_ERROR(ready_.Reserve(2 * chunks * hv * sizeof(int32_t)));
   }
   return absl::OkStatus();
 }
@@ -234,6 +235,7 @@ void CudaGatedDeltaNetLayer::Run(const Activations& in, const Activations& out) 
   core.u = u_.data();
   core.gamma = gamma_.as<float>();
   core.h = h_.data();
+  core.ready = ready_.as<int32_t>();
   core.num_sms = cuda_->num_sms();
   core.decode_o = decode_o_.as<float>();
   core.decode_count = decode_count_.as<int32_t>();

@@ -67,7 +67,7 @@ class CudaGatedDeltaNetLayer : public MixerLayer {
   int num_tokens_ = 0;
   // Scratch, grow-only. mixed_bf16_: the prefill's copy of mixed_; decode_o_ / decode_count_:
   // the decode step's cross-tile norm (the counters zeroed whenever the buffer is new).
-  DeviceBuffer proj_, ab_, mixed_, mixed_bf16_, g_, beta_, core_, w_, u_, gamma_, h_;
+  DeviceBuffer proj_, ab_, mixed_, mixed_bf16_, g_, beta_, core_, w_, u_, gamma_, h_, ready_;
   DeviceBuffer decode_o_, decode_count_;
   size_t decode_count_zeroed_ = 0;  // bytes of decode_count_ known to be zero
 };

@@ -4,8 +4,10 @@
 // and every accumulation in fp32. The bf16 operands (q, k, v, A, W, U, H_c, P) cost the GDN
 // fixtures far less than the float32 projection, conv and decode inputs did (measured by a CPU
 // emulation of each rounding point; see the layer tests).
+#include "backends/cuda/kernels/cuda_types.cuh"
 #include "backends/cuda/kernels/gated_deltanet_kernels.h"
 #include "backends/cuda/kernels/gated_deltanet_mma.h"
+#include "backends/cuda/kernels/launch.cuh"
 
 namespace junction::cuda {
 namespace {
@@ -16,12 +18,23 @@ using gdn::LoadATrans;
 using gdn::LoadBKn;
 using gdn::LoadBNk;
 using gdn::LoadRows;
+using gdn::MbarArrive;
+using gdn::MbarArriveOnCpAsync;
+using gdn::MbarInit;
+using gdn::MbarWait;
 using gdn::Mma;
 using gdn::PackBf16;
+using gdn::SmemAddr;
 using gdn::UnpackBf16;
 
 constexpr int kThreads = 128;
 constexpr int kC = kGdnChunk;
+
+// The passes' progress counters (GdnCoreParams::ready): pass 0 counts the prepare pass's CTAs
+// done with (chunk, head), pass 1 the state pass's dv tiles past it (H_c and V_new written).
+__device__ __forceinline__ int32_t* ChunkReady(const GdnCoreParams& p, int pass, int chunk, int h) {
+  return p.ready + (int64_t(pass) * p.num_chunks + chunk) * p.dims.num_value_heads + h;
+}
 
 // Writes a warp's 16 x (8 * kNT) fp32 fragment rows [row0, row0 + 16) as bf16 pairs to
 // dst + row * stride + column for rows below `valid`.
@@ -63,8 +76,9 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
   float* sB = sG + kC;
   float* sTmp = sB + kC;
 
-  const GdnChunk chunk = p.chunks[blockIdx.x];
-  const int hv = p.dims.num_value_heads, h = blockIdx.y;
+  AllowDependentLaunch();  // the state pass follows chunk by chunk (ChunkReady)
+  const int hv = p.dims.num_value_heads, chunk_index = blockIdx.x / hv, h = blockIdx.x % hv;
+  const GdnChunk chunk = p.chunks[chunk_index];
   const int kh = h / (hv / p.dims.num_key_heads);
   const int c = chunk.num_tokens, t0 = chunk.first_token;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -91,7 +105,7 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
   if (tid >= 32 && tid < kC) sG[tid] += sTmp[0];
   gdn::CpAsyncWait<1>();
   __syncthreads();
-  if (tid < kC) p.gamma[(int64_t(blockIdx.x) * hv + h) * kC + tid] = sG[tid];
+  if (tid < kC) p.gamma[(int64_t(chunk_index) * hv + h) * kC + tid] = sG[tid];
 
   {  // L = strict_lower(diag(beta) (K K^T o exp(gamma_i - gamma_j))), stored transposed.
     float s[kC / 8][4] = {};
@@ -182,23 +196,39 @@ __global__ void __launch_bounds__(kThreads) ChunkPrepareKernel(const GdnCorePara
     StoreRows<DV / 8>(acc, static_cast<bf16*>(p.u) + (int64_t(t0) * hv + h) * DV, int64_t(hv) * DV,
                       16 * warp, c);
   }
+  __syncthreads();
+  if (tid == 0) SignalProgress(ChunkReady(p, 0, chunk_index, h));
 }
 
 // ---- (2) per (request, value head, dv tile): the state across the request's chunks. ----
-// The chunks pass through a ring of kStages buffers (W, K, U rows and gamma), loaded
-// kStages - 1 chunks ahead. Four stages instead of two took 4k tokens from 88.5 to 76.6 us at
-// d = 64 and from 122 to 118 us at d = 128 (H100); what remains, about 1.2-1.8 us per chunk, is
-// the iteration itself: eight warps instead of four (the V_new reduction split between them)
-// and wider dv tiles on fewer CTAs were no faster.
+// Warp-specialized: a loader warp streams the chunks (W, K, U rows and gamma) through a ring of
+// kStages buffers with cp.async, each buffer's arrival and release tracked by an mbarrier, so
+// the four state warps run only the chain of products. With the loads in the state warps, their
+// address arithmetic was about half of those warps' instructions, and with one warp per
+// scheduler each instruction's latency lay on the chain (ncu at 4k, d = 128, H100: 3.7 cycles
+// per issued instruction, about 800 instructions per warp and chunk, 32 of them mma).
+// A sixth warp talks to the other passes: it waits for the prepare pass's chunks and tells the
+// output pass when a chunk's H_c and V_new are out. Its GPU-scope acquire and release drain the
+// memory operations in flight of the warp that runs them; in the loader (acquire) that left one
+// chunk's copies in flight, and in a state warp (release) it put the drain of the chunk's
+// stores on the chain (ncu: 118 -> 131 us at 4k, d = 128).
 template <int DK, int DVT, int kStages>
 struct StateLayout {
   static constexpr int kLdK = DK + 8, kLdT = DVT + 8;
   static constexpr size_t kStageBytes = 2 * size_t(2 * kC * kLdK + kC * kLdT) + 4 * size_t(kC);
-  static constexpr size_t kBytes = kStages * kStageBytes + 2 * size_t(DK * kLdT + kC * kLdT);
+  static constexpr size_t kBarOffset = kStages * kStageBytes + 2 * size_t(DK * kLdT + kC * kLdT);
+  static constexpr size_t kBytes = kBarOffset + 8 * size_t(3 * kStages);
+  static_assert(kBarOffset % 8 == 0);
 };
+constexpr int kStateThreads = kThreads + 64;  // four state warps, the loader and the messenger
+
+// The state warps' own barrier (named barrier 1; the loader does not take part).
+__device__ __forceinline__ void StateWarpsSync() {
+  asm volatile("bar.sync 1, %0;\n" ::"n"(kThreads) : "memory");
+}
 
 template <int DK, int DV, int DVT, int kStages>
-__global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams p) {
+__global__ void __launch_bounds__(kStateThreads) ChunkStateKernel(const GdnCoreParams p) {
   using L = StateLayout<DK, DVT, kStages>;
   constexpr int kMTiles = DK / 16;
   constexpr int kMPerWarp = kMTiles >= 4 ? kMTiles / 4 : 1;
@@ -211,17 +241,74 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
   auto stage_g = [&](int s) { return reinterpret_cast<float*>(stage_u(s) + kC * L::kLdT); };
   bf16* sH = reinterpret_cast<bf16*>(smem + kStages * L::kStageBytes);  // [DK][kLdT]
   bf16* sVd = sH + DK * L::kLdT;                                        // [kC][kLdT]
+  // full[s]: the loader's 32 lanes' copies into stage s landed; empty[s]: the 128 state threads
+  // are done with it; prepared[s]: the prepare pass is done with the chunk stage s takes next.
+  const uint32_t bars = SmemAddr(smem + L::kBarOffset);
+  auto full = [&](int s) { return bars + 8 * s; };
+  auto empty = [&](int s) { return bars + 8 * (kStages + s); };
+  auto prepared = [&](int s) { return bars + 8 * (2 * kStages + s); };
 
   const GdnRequest req = p.prefill[blockIdx.x];
   const int hv = p.dims.num_value_heads, h = blockIdx.y, dv0 = blockIdx.z * DVT;
   const int kh = h / (hv / p.dims.num_key_heads);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const bool owns_rows = warp * kMPerWarp < kMTiles;
-  const int64_t w_stride = int64_t(hv) * DK, u_stride = int64_t(hv) * DV;
-  const bf16* w = static_cast<const bf16*>(p.w) + h * DK;
-  const bf16* k = static_cast<const bf16*>(p.k) + kh * DK;
+  const int64_t u_stride = int64_t(hv) * DV;
   bf16* u = static_cast<bf16*>(p.u) + h * DV + dv0;
+  AllowDependentLaunch();  // the output pass follows chunk by chunk
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      MbarInit(full(s), 32);
+      MbarInit(empty(s), kThreads);
+      MbarInit(prepared(s), 1);
+    }
+  }
+  __syncthreads();
 
+  if (warp == kThreads / 32 + 1) {  // the messenger
+    // Chunk ci - kLag is reported once its stage is released; kLag < kStages keeps every
+    // barrier it waits on within one phase of the one it arrives on.
+    constexpr int kLag = kStages - 1;
+    auto report = [&](int ci) {
+      MbarWait(empty(ci % kStages), (ci / kStages) & 1);
+      SignalProgress(ChunkReady(p, 1, req.first_chunk + ci, h));
+    };
+    if (lane == 0) {
+      for (int ci = 0; ci < req.num_chunks; ++ci) {
+        WaitProgress(ChunkReady(p, 0, req.first_chunk + ci, h), 1);
+        MbarArrive(prepared(ci % kStages));
+        if (ci >= kLag) report(ci - kLag);
+      }
+      for (int ci = req.num_chunks > kLag ? req.num_chunks - kLag : 0; ci < req.num_chunks; ++ci)
+        report(ci);
+    }
+    return;
+  }
+
+  if (warp == kThreads / 32) {  // the loader
+    const int64_t w_stride = int64_t(hv) * DK;
+    const bf16* w = static_cast<const bf16*>(p.w) + h * DK;
+    const bf16* k = static_cast<const bf16*>(p.k) + kh * DK;
+    for (int ci = 0; ci < req.num_chunks; ++ci) {
+      const int s = ci % kStages;
+      if (ci >= kStages) MbarWait(empty(s), (ci / kStages - 1) & 1);
+      MbarWait(prepared(s), (ci / kStages) & 1);
+      const GdnChunk ch = RequestChunk(req, ci);
+      LoadRows<DK, 32>(stage_w(s), w + ch.first_token * w_stride, w_stride, ch.num_tokens, lane);
+      LoadRows<DK, 32>(stage_k(s), k + ch.first_token * p.qk_stride, p.qk_stride, ch.num_tokens,
+                       lane);
+      LoadRows<DVT, 32>(stage_u(s), u + ch.first_token * u_stride, u_stride, ch.num_tokens, lane);
+      if (lane < kC / 4)
+        gdn::CpAsync16(stage_g(s) + 4 * lane,
+                       p.gamma + (int64_t(req.first_chunk + ci) * hv + h) * kC + 4 * lane, true);
+      MbarArriveOnCpAsync(full(s));
+    }
+    gdn::CpAsyncWait<0>();
+    // The grid ends after the prepare pass's: a kernel that waits for ours waits for both.
+    WaitForPrerequisiteGrids();
+    return;
+  }
+
+  const bool owns_rows = warp * kMPerWarp < kMTiles;
   float st[kMPerWarp][kNT][4];
   float* state = p.state + (int64_t(req.slot) * hv + h) * DK * DV + dv0;
 #pragma unroll
@@ -238,35 +325,15 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
         st[mt][nt][2 * half + 1] = v.y;
       }
 
-  auto load_chunk = [&](int stage, int ci) {
-    const GdnChunk ch = RequestChunk(req, ci);
-    LoadRows<DK, kThreads>(stage_w(stage), w + ch.first_token * w_stride, w_stride, ch.num_tokens);
-    LoadRows<DK, kThreads>(stage_k(stage), k + ch.first_token * p.qk_stride, p.qk_stride,
-                           ch.num_tokens);
-    LoadRows<DVT, kThreads>(stage_u(stage), u + ch.first_token * u_stride, u_stride, ch.num_tokens);
-    if (tid < kC / 4)
-      gdn::CpAsync16(stage_g(stage) + 4 * tid,
-                     p.gamma + (int64_t(req.first_chunk + ci) * hv + h) * kC + 4 * tid, true);
-  };
-
-  for (int ci = 0; ci < kStages - 1; ++ci) {
-    if (ci < req.num_chunks) load_chunk(ci, ci);
-    gdn::CpAsyncCommit();
-  }
   for (int ci = 0; ci < req.num_chunks; ++ci) {
     const int stage = ci % kStages;
     const GdnChunk ch = RequestChunk(req, ci);
-    // The buffer of chunk ci - 1, released by the barrier that ended its iteration.
-    if (ci + kStages - 1 < req.num_chunks)
-      load_chunk((ci + kStages - 1) % kStages, ci + kStages - 1);
-    gdn::CpAsyncCommit();
-    gdn::CpAsyncWait<kStages - 1>();
-    __syncthreads();
     const bf16* sWs = stage_w(stage);
     const bf16* sKs = stage_k(stage);
     const bf16* sUs = stage_u(stage);
     const float* sGs = stage_g(stage);
-    // H_c (the state before this chunk) as bf16: into shared memory and out for kernel (3).
+    // H_c (the state before this chunk) as bf16: into shared memory and out for kernel (3). The
+    // previous chunk's reads of sH ended before its second barrier.
     if (owns_rows) {
       bf16* hg = static_cast<bf16*>(p.h) + (int64_t(req.first_chunk + ci) * hv + h) * DK * DV + dv0;
 #pragma unroll
@@ -282,8 +349,10 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
             *reinterpret_cast<uint32_t*>(hg + row * DV + col) = bits;
           }
     }
-    __syncthreads();
+    MbarWait(full(stage), (ci / kStages) & 1);
+    StateWarpsSync();
     // V_new = U - W H_c; out in place of U, and scaled by exp(gamma_C - gamma_t) for the update.
+    // The previous chunk's reads of sVd ended before every warp reached the barrier above.
     {
       float vn[kNT][4] = {};
 #pragma unroll
@@ -316,7 +385,7 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
         }
       }
     }
-    __syncthreads();
+    StateWarpsSync();
     // S <- exp(gamma_C) S + K^T (V_new o exp(gamma_C - gamma)).
     if (owns_rows) {
       const float decay = __expf(sGs[kC - 1]);
@@ -341,7 +410,7 @@ __global__ void __launch_bounds__(kThreads) ChunkStateKernel(const GdnCoreParams
           }
         }
     }
-    __syncthreads();
+    MbarArrive(empty(stage));  // and H_c, V_new are out (reported by the messenger)
   }
   if (owns_rows) {
 #pragma unroll
@@ -415,23 +484,28 @@ __global__ void __launch_bounds__(kThreads) ChunkOutputKernel(const GdnCoreParam
   bf16* sH = sV + kC * L::kLdV;
   float* sG = reinterpret_cast<float*>(sH + DK * L::kLdV);
 
-  const GdnChunk chunk = p.chunks[blockIdx.x];
-  const int hv = p.dims.num_value_heads, h = blockIdx.y;
+  const int hv = p.dims.num_value_heads, chunk_index = blockIdx.x / hv, h = blockIdx.x % hv;
+  const GdnChunk chunk = p.chunks[chunk_index];
   const int kh = h / (hv / p.dims.num_key_heads);
   const int c = chunk.num_tokens, t0 = chunk.first_token;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int64_t qk_offset = t0 * p.qk_stride + kh * DK;
+  if (tid == 0) {  // gamma from the prepare pass, H_c and V_new from every dv tile of the state's
+    WaitProgress(ChunkReady(p, 0, chunk_index, h), 1);
+    WaitProgress(ChunkReady(p, 1, chunk_index, h), DV / p.state_tile);
+  }
+  __syncthreads();
   LoadRows<DK, kThreads>(sQ, static_cast<const bf16*>(p.q) + qk_offset, p.qk_stride, c);
   LoadRows<DK, kThreads>(sK, static_cast<const bf16*>(p.k) + qk_offset, p.qk_stride, c);
   LoadRows<DV, kThreads>(sV, static_cast<const bf16*>(p.u) + (int64_t(t0) * hv + h) * DV,
                          int64_t(hv) * DV, c);
-  const bf16* hsrc = static_cast<const bf16*>(p.h) + (int64_t(blockIdx.x) * hv + h) * DK * DV;
+  const bf16* hsrc = static_cast<const bf16*>(p.h) + (int64_t(chunk_index) * hv + h) * DK * DV;
   for (int i = tid; i < DK * DV / 8; i += kThreads) {
     const int r = i / (DV / 8), col = 8 * (i % (DV / 8));
     gdn::CpAsync16(sH + r * L::kLdV + col, hsrc + r * DV + col, true);
   }
   if (tid < kC / 4)
-    gdn::CpAsync16(sG + 4 * tid, p.gamma + (int64_t(blockIdx.x) * hv + h) * kC + 4 * tid, true);
+    gdn::CpAsync16(sG + 4 * tid, p.gamma + (int64_t(chunk_index) * hv + h) * kC + 4 * tid, true);
   gdn::CpAsyncCommit();
   gdn::CpAsyncWait<0>();
   __syncthreads();
@@ -490,42 +564,62 @@ __global__ void __launch_bounds__(kThreads) ChunkOutputKernel(const GdnCoreParam
     }
   }
   StoreOutput<DV>(p, o, t0, c, h, row0);
+  // The grid ends after the state pass's (and so the prepare pass's): a kernel that waits for
+  // ours, as the next launch on the stream does, waits for all three.
+  WaitForPrerequisiteGrids();
 }
 
-// Launches `kKernel` with kSmem bytes of dynamic shared memory (the limit raised once).
-template <auto kKernel, size_t kSmem>
-void Launch(dim3 grid, const GdnCoreParams& p, cudaStream_t stream) {
+// Launches `kKernel` with kSmem bytes of dynamic shared memory (the limit raised once), as a
+// programmatic dependent of the launch before it when `programmatic`.
+template <auto kKernel, size_t kSmem, int kBlock = kThreads>
+void Launch(dim3 grid, const GdnCoreParams& p, cudaStream_t stream, bool programmatic) {
   static const bool configured = [] {
     cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                          static_cast<int>(kSmem));
     return true;
   }();
   (void)configured;
-  kKernel<<<grid, kThreads, kSmem, stream>>>(p);
+  LaunchKernelWith(programmatic, kKernel, grid, dim3(kBlock), kSmem, stream, p);
 }
 
+// The three passes overlap: the state pass and then the output pass are launched as
+// programmatic dependents, so their CTAs start while the pass before runs, and each CTA waits
+// on the counters of the (chunk, head) it needs. The prepare and output grids run chunk-major
+// for that. No CTA waits for one that may not be scheduled: a dependent grid starts only once
+// every CTA of the grid before has started (each allows it at its top).
 template <int DK, int DV>
-void LaunchPrefillDims(const GdnCoreParams& p, cudaStream_t stream) {
+void LaunchPrefillDims(const GdnCoreParams& params, cudaStream_t stream) {
+  GdnCoreParams p = params;
   const int hv = p.dims.num_value_heads;
-  const dim3 chunk_grid(p.num_chunks, hv);
-  Launch<ChunkPrepareKernel<DK, DV>, PrepareLayout<DK, DV>::kBytes>(chunk_grid, p, stream);
+  // Overlapping gained at dk = dv = 128 (4k tokens: 0.233 -> 0.213 ms) and lost at 64
+  // (0.122 -> 0.169 ms), where more output CTAs fit beside the state pass's and contend with it
+  // (H200, 2026-12-07).
+  const bool overlap = p.overlap_passes >= 0 ? p.overlap_passes == 1 : DK * DV >= 128 * 128;
+  const dim3 chunk_grid(p.num_chunks * hv);
+  cudaMemsetAsync(p.ready, 0, 2 * sizeof(int32_t) * p.num_chunks * hv, stream);
+  Launch<ChunkPrepareKernel<DK, DV>, PrepareLayout<DK, DV>::kBytes>(chunk_grid, p, stream, false);
   // Narrow dv tiles when requests x heads x 32-wide tiles would leave SMs idle: those few CTAs
   // are latency-bound and take a deeper ring (wider tiles on fewer CTAs were slower: 16 / 32 /
   // 64 columns gave 0.233 / 0.279 / 0.371 ms at 4k, d = 128, H100). With enough requests, two
-  // CTAs of the shallow ring share an SM.
+  // CTAs of the shallow ring share an SM. Three stages leave room for an output CTA beside a
+  // state CTA. p.state_tile overrides the choice (benchmarks).
   if constexpr (DV >= 32) {
-    if (int64_t(p.num_prefill) * hv * (DV / 32) >= p.num_sms) {
-      Launch<ChunkStateKernel<DK, DV, 32, 2>, StateLayout<DK, 32, 2>::kBytes>(
-          dim3(p.num_prefill, hv, DV / 32), p, stream);
+    const bool wide = p.state_tile != 0 ? p.state_tile == 32
+                                        : int64_t(p.num_prefill) * hv * (DV / 32) >= p.num_sms;
+    p.state_tile = wide ? 32 : 16;
+    if (wide) {
+      Launch<ChunkStateKernel<DK, DV, 32, 2>, StateLayout<DK, 32, 2>::kBytes, kStateThreads>(
+          dim3(p.num_prefill, hv, DV / 32), p, stream, overlap);
     } else {
-      Launch<ChunkStateKernel<DK, DV, 16, 4>, StateLayout<DK, 16, 4>::kBytes>(
-          dim3(p.num_prefill, hv, DV / 16), p, stream);
+      Launch<ChunkStateKernel<DK, DV, 16, 3>, StateLayout<DK, 16, 3>::kBytes, kStateThreads>(
+          dim3(p.num_prefill, hv, DV / 16), p, stream, overlap);
     }
   } else {
-    Launch<ChunkStateKernel<DK, DV, DV, 4>, StateLayout<DK, DV, 4>::kBytes>(
-        dim3(p.num_prefill, hv, 1), p, stream);
+    p.state_tile = DV;
+    Launch<ChunkStateKernel<DK, DV, DV, 3>, StateLayout<DK, DV, 3>::kBytes, kStateThreads>(
+        dim3(p.num_prefill, hv, 1), p, stream, overlap);
   }
-  Launch<ChunkOutputKernel<DK, DV>, OutputLayout<DK, DV>::kBytes>(chunk_grid, p, stream);
+  Launch<ChunkOutputKernel<DK, DV>, OutputLayout<DK, DV>::kBytes>(chunk_grid, p, stream, overlap);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 //   prep:    [q|k|v] <- silu(causal depthwise conv(projection)) (or silu only), conv window
 //            continued from the state slot; l2norm of q and k; g, beta from the a/b projections;
 //            float32 out, plus a bf16 copy for the chunked prefill when asked;
-//   prefill: the chunked WY/UT form over 64-token chunks, in three launches:
+//   prefill: the chunked WY/UT form over 64-token chunks, in three launches that overlap (each
+//            CTA waits for the (chunk, head) it needs; see LaunchPrefillDims):
 //            (1) per (chunk, head): gamma = cumsum g, A = (I + strict_lower(diag(beta)
 //                (K K^T o exp(gamma_i - gamma_j))))^-1 by forward substitution (fp32),
 //                W = A diag(beta exp(gamma)) K, U = A diag(beta) V on tensor cores;
@@ -124,12 +125,17 @@ struct GdnCoreParams {
   const GdnRequest* decode = nullptr;
   int num_decode = 0;
   // Prefill scratch: w [T, Hv, dk] bf16, u [T, Hv, dv] bf16 (becomes V_new),
-  // gamma [num_chunks, Hv, 64] float32, h [num_chunks, Hv, dk, dv] bf16.
+  // gamma [num_chunks, Hv, 64] float32, h [num_chunks, Hv, dk, dv] bf16, ready [2, num_chunks,
+  // Hv] int32 (the passes' progress counters; the launcher zeroes them).
   void* w = nullptr;
   void* u = nullptr;
   float* gamma = nullptr;
   void* h = nullptr;
+  int32_t* ready = nullptr;
   int num_sms = 132;
+  int state_tile = 0;  // dv columns per CTA of the prefill's state pass: 16, 32, or 0 (chosen)
+  // The three prefill passes: 1 overlap, 0 run one after another, -1 chosen by the launcher.
+  int overlap_passes = -1;
   // Decode scratch, needed with norm_weight when dv > 32 (several dv tiles per head):
   // decode_o [T, Hv, dv] float32 (the raw outputs) and decode_count [num_decode, Hv] int32,
   // zero before the first launch (every launch leaves it zero again).

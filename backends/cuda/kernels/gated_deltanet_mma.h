@@ -17,8 +17,13 @@ using ptx::CpAsyncCommit;
 using ptx::CpAsyncWait;
 using ptx::Ldmatrix4;
 using ptx::Ldmatrix4Trans;
+using ptx::MbarArrive;
+using ptx::MbarArriveOnCpAsync;
+using ptx::MbarInit;
+using ptx::MbarWait;
 using ptx::Mma;
 using ptx::PackBf16;
+using ptx::SmemAddr;
 
 __device__ __forceinline__ float2 UnpackBf16(uint32_t bits) {
   __nv_bfloat162 v = *reinterpret_cast<__nv_bfloat162*>(&bits);
@@ -52,15 +57,22 @@ __device__ __forceinline__ void LoadBKn(uint32_t (&b)[4], const __nv_bfloat16* t
 }
 
 // Copies rows [0, 64) x COLS of a bf16 matrix (row r at src + r * stride) into a padded tile;
-// rows >= valid_rows become zeros. All threads of the block take part.
+// rows >= valid_rows become zeros. Threads [0, kThreads) take part, `thread` being this one's
+// index among them; each issues the same fixed number of copies (no loop tests or divisions).
 template <int COLS, int kThreads>
 __device__ __forceinline__ void LoadRows(__nv_bfloat16* tile, const __nv_bfloat16* src,
-                                         int64_t stride, int valid_rows) {
+                                         int64_t stride, int valid_rows, int thread = threadIdx.x) {
   constexpr int kPieces = COLS / 8;
-  for (int i = threadIdx.x; i < 64 * kPieces; i += kThreads) {
-    const int r = i / kPieces, c = i % kPieces;
-    const bool valid = r < valid_rows;
-    CpAsync16(tile + r * (COLS + 8) + c * 8, valid ? src + r * stride + c * 8 : src, valid);
+  static_assert(64 * kPieces % kThreads == 0 && kThreads % kPieces == 0);
+  constexpr int kRowStep = kThreads / kPieces;
+  const int r0 = thread / kPieces, c = thread % kPieces;
+  const uint32_t dst = SmemAddr(tile + r0 * (COLS + 8) + c * 8);
+  const __nv_bfloat16* from = src + r0 * stride + c * 8;
+  const int64_t step = kRowStep * stride;
+#pragma unroll
+  for (int j = 0; j < 64 * kPieces / kThreads; ++j, from += step) {
+    const bool valid = r0 + j * kRowStep < valid_rows;
+    CpAsync16(dst + 2 * j * kRowStep * (COLS + 8), valid ? from : src, valid);
   }
 }
 

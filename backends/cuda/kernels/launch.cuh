@@ -17,9 +17,11 @@ namespace junction::cuda {
 void SetProgrammaticLaunch(bool on);
 bool ProgrammaticLaunch();
 
+// Launches `kernel`, as a programmatic dependent of the kernel before it on the stream when
+// `programmatic` (ignored before sm_90).
 template <typename... Params, typename... Args>
-void LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
-                  cudaStream_t stream, Args... args) {
+void LaunchKernelWith(bool programmatic, void (*kernel)(Params...), dim3 grid, dim3 block,
+                      size_t smem, cudaStream_t stream, Args... args) {
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;
   config.blockDim = block;
@@ -29,8 +31,14 @@ void LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
   config.attrs = &attribute;
-  config.numAttrs = ProgrammaticLaunch() ? 1 : 0;
+  config.numAttrs = programmatic ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, args...);
+}
+
+template <typename... Params, typename... Args>
+void LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                  cudaStream_t stream, Args... args) {
+  LaunchKernelWith(ProgrammaticLaunch(), kernel, grid, block, smem, stream, args...);
 }
 
 }  // namespace junction::cuda

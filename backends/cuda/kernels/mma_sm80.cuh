@@ -1,5 +1,6 @@
-// PTX wrappers shared by the tensor-core kernels (sm_80+): cp.async into shared memory, ldmatrix
-// fragment loads, mma.sync.m16n8k16 with bf16 inputs and fp32 accumulators, and bf16 packing.
+// PTX wrappers shared by the tensor-core kernels (sm_80+): cp.async into shared memory, mbarriers,
+// ldmatrix fragment loads, mma.sync.m16n8k16 with bf16 inputs and fp32 accumulators, and bf16
+// packing.
 // Shared-memory operands are taken as generic pointers or as 32-bit shared addresses.
 #pragma once
 
@@ -25,6 +26,40 @@ __device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_
 template <int N>
 __device__ __forceinline__ void CpAsyncWait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// mbarrier (shared::cta) helpers; `bar` is a shared-memory address.
+__device__ __forceinline__ void MbarInit(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void MbarArrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Arrives once this thread's earlier cp.async copies have landed; counts as one of the arrivals
+// the barrier was initialised with (.noinc).
+__device__ __forceinline__ void MbarArriveOnCpAsync(uint32_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+// Spins until the barrier's phase with parity `parity` has completed (try_wait suspends the
+// thread for a while on sm_90; test_wait, all sm_80 has, polls).
+__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "{\n.reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+#else
+  asm volatile(
+      "{\n.reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.test_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+#endif
 }
 
 __device__ __forceinline__ void Ldmatrix4(uint32_t (&r)[4], uint32_t addr) {

@@ -1,7 +1,8 @@
 // Hopper (sm_90a) building blocks as thin PTX wrappers: warpgroup MMA (wgmma.mma_async) with
-// shared-memory matrix descriptors, mbarriers (cp.async and bulk-copy completion), TMA, register
-// reallocation and the async-proxy fence. Everything here exists only when JUNCTION_SM90A is
-// defined (device pass for sm_90a); callers guard their use with the same macro.
+// shared-memory matrix descriptors, bulk-copy completion on mbarriers (the plain mbarrier helpers
+// come from mma_sm80.cuh), TMA, register reallocation and the async-proxy fence. Everything here
+// exists only when JUNCTION_SM90A is defined (device pass for sm_90a); callers guard their use with
+// the same macro.
 //
 // Shared-memory tiles use the 128-byte swizzle: a tile of R rows x C 16-bit columns is stored as
 // C/64 column blocks of [R][64] elements, each row 128 bytes, and 16-byte chunk c of row r sits at
@@ -15,6 +16,8 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+
+#include "backends/cuda/kernels/mma_sm80.cuh"
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define JUNCTION_SM90A 1
@@ -120,18 +123,11 @@ JUNCTION_WGMMA_DEFINE_N64(__half, "f16")
 JUNCTION_WGMMA_DEFINE_N128(__nv_bfloat16, "bf16")
 JUNCTION_WGMMA_DEFINE_N128(__half, "f16")
 
-// mbarrier (shared::cta) helpers; `bar` is a shared-memory address.
-__device__ __forceinline__ void MbarInit(uint32_t bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void MbarArrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-// Arrives once this thread's earlier cp.async copies have landed; counts as one of the arrivals
-// the barrier was initialised with (.noinc).
-__device__ __forceinline__ void MbarArriveOnCpAsync(uint32_t bar) {
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
-}
+using ptx::MbarArrive;
+using ptx::MbarArriveOnCpAsync;
+using ptx::MbarInit;
+using ptx::MbarWait;
+
 // Arrives and adds `bytes` to the transaction count of the current phase: the phase completes
 // only once bulk copies completing on this barrier have delivered them. Arrive before issuing
 // the copies, so their bytes are expected by the time they land.
@@ -156,17 +152,6 @@ __device__ __forceinline__ void TmaLoad3d(uint32_t dst, const void* map, int c0,
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
       : "memory");
 }
-// Spins until the barrier's phase with parity `parity` has completed.
-__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
-  asm volatile(
-      "{\n.reg .pred done;\n"
-      "WAIT:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra WAIT;\n}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
-
 // Makes shared memory written through the generic proxy (st.shared, cp.async) visible to the
 // async proxy (wgmma operand reads).
 __device__ __forceinline__ void FenceProxyAsync() {

@@ -93,7 +93,7 @@ void ReferenceRequest(const GdnDims& d, const CoreInputs& in, const GdnRequest& 
 // One step of the core kernels on the device (prefill + decode launches); returns o.
 std::vector<float> RunCoreStep(const GdnDims& d, const CoreInputs& in,
                                const std::vector<GdnRequest>& requests, DeviceBuffer& state,
-                               int num_sms) {
+                               int num_sms, int overlap_passes) {
   const int t = in.num_tokens, hv = d.num_value_heads;
   const GdnWork work = BuildGdnWork(requests, t);
   DeviceBuffer q = UploadHalf(in.q, DType::kBF16), k = UploadHalf(in.k, DType::kBF16);
@@ -108,7 +108,8 @@ std::vector<float> RunCoreStep(const GdnDims& d, const CoreInputs& in,
   auto u = DeviceBuffer::Allocate(size_t(t) * hv * d.head_v_dim * 2 + 16);
   auto gamma = DeviceBuffer::Allocate(num_chunks * hv * kGdnChunk * 4);
   auto h = DeviceBuffer::Allocate(num_chunks * hv * d.head_k_dim * d.head_v_dim * 2);
-  REQUIRE((w.ok() && u.ok() && gamma.ok() && h.ok()));
+  auto ready = DeviceBuffer::Allocate(2 * num_chunks * hv * sizeof(int32_t));
+  REQUIRE((w.ok() && u.ok() && gamma.ok() && h.ok() && ready.ok()));
   const size_t o_elems = size_t(t) * hv * d.head_v_dim;
   DeviceBuffer o = PoisonedHalf(o_elems);
   GdnCoreParams p;
@@ -134,7 +135,9 @@ std::vector<float> RunCoreStep(const GdnDims& d, const CoreInputs& in,
   p.u = u->data();
   p.gamma = gamma->as<float>();
   p.h = h->data();
+  p.ready = ready->as<int32_t>();
   p.num_sms = num_sms;
+  p.overlap_passes = overlap_passes;
   p.o = o.data();
   LaunchGdnPrefill(p, nullptr);
   LaunchGdnDecode(p, nullptr);
@@ -144,9 +147,10 @@ std::vector<float> RunCoreStep(const GdnDims& d, const CoreInputs& in,
 }
 
 // Steps of requests {length, slot, fresh}, each checked (o and every slot's state) against the
-// float64 recurrence. Slots start from random states, so `fresh` must ignore them.
+// float64 recurrence. Slots start from random states, so `fresh` must ignore them. The prefill
+// passes overlap or not as `overlap_passes` says (GdnCoreParams).
 void CheckCoreSteps(const GdnDims& d, const std::vector<std::vector<std::array<int, 3>>>& steps,
-                    int num_sms, uint32_t seed) {
+                    int num_sms, uint32_t seed, int overlap_passes = -1) {
   std::mt19937 rng(seed);
   int num_slots = 0;
   for (const auto& step : steps)
@@ -172,11 +176,12 @@ void CheckCoreSteps(const GdnDims& d, const std::vector<std::vector<std::array<i
     const CoreInputs in = RandomCoreInputs(rng, d, t);
     std::vector<double> ref_o(size_t(t) * d.num_value_heads * d.head_v_dim);
     for (const GdnRequest& r : requests) ReferenceRequest(d, in, r, ref_state, ref_o);
-    const std::vector<float> o = RunCoreStep(d, in, requests, state, num_sms);
+    const std::vector<float> o = RunCoreStep(d, in, requests, state, num_sms, overlap_passes);
     const ErrorStats eo = Compare(o, ref_o);
     const ErrorStats es = Compare(DownloadRaw<float>(state, state_elems), ref_state);
     INFO("dk " << d.head_k_dim << " dv " << d.head_v_dim << " Hk " << d.num_key_heads << " Hv "
-               << d.num_value_heads << " step " << s << " tokens " << t << " num_sms " << num_sms);
+               << d.num_value_heads << " step " << s << " tokens " << t << " num_sms " << num_sms
+               << " overlap " << overlap_passes);
     INFO("o: rel L2 " << eo.relative_l2 << " max abs " << eo.max_abs << "; state: rel L2 "
                       << es.relative_l2 << " max abs " << es.max_abs);
     CHECK_FALSE(eo.has_nan);
@@ -202,7 +207,8 @@ const std::vector<std::vector<std::array<int, 3>>> kSteps = {
 TEST_CASE("gdn core kernels match float64 recurrence, dk=dv=128", "[gpu][cuda][gdn]") {
   if (!HaveGpu()) return;
   for (int num_sms : {132, 1})  // 16- and 32-wide dv tiles of the state kernel
-    CheckCoreSteps({2, 4, 128, 128}, kSteps, num_sms, 11 + num_sms);
+    for (int overlap : {1, 0})
+      CheckCoreSteps({2, 4, 128, 128}, kSteps, num_sms, 11 + num_sms, overlap);
 }
 
 TEST_CASE("gdn core kernels match float64 recurrence, other head dims", "[gpu][cuda][gdn]") {
@@ -210,6 +216,7 @@ TEST_CASE("gdn core kernels match float64 recurrence, other head dims", "[gpu][c
   CheckCoreSteps({1, 2, 32, 64}, kSteps, 132, 3);
   CheckCoreSteps({2, 2, 16, 16}, kSteps, 132, 4);
   CheckCoreSteps({2, 4, 64, 64}, kSteps, 1, 5);
+  CheckCoreSteps({2, 4, 64, 64}, kSteps, 132, 8, 1);
   CheckCoreSteps({1, 3, 64, 128}, kSteps, 132, 6);
   CheckCoreSteps({4, 4, 32, 32}, {{{1, 0, 1}}, {{1000, 0, 0}}, {{1, 0, 0}}}, 132, 7);
 }
