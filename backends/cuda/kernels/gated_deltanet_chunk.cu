@@ -582,10 +582,10 @@ void Launch(dim3 grid, const GdnCoreParams& p, cudaStream_t stream, bool program
   LaunchKernelWith(programmatic, kKernel, grid, dim3(kBlock), kSmem, stream, p);
 }
 
-// The three passes overlap: the state pass and then the output pass are launched as
-// programmatic dependents, so their CTAs start while the pass before runs, and each CTA waits
-// on the counters of the (chunk, head) it needs. The prepare and output grids run chunk-major
-// for that. No CTA waits for one that may not be scheduled: a dependent grid starts only once
+// The three passes may overlap: the state pass and then the output pass are launched as
+// programmatic dependents, so their CTAs start while the pass before runs. Either way each CTA
+// waits on the counters of the (chunk, head) it needs, and the prepare and output grids run
+// chunk-major. No CTA waits for one that may not be scheduled: a dependent grid starts only once
 // every CTA of the grid before has started (each allows it at its top).
 template <int DK, int DV>
 void LaunchPrefillDims(const GdnCoreParams& params, cudaStream_t stream) {
