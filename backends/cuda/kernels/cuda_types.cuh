@@ -82,23 +82,6 @@ __device__ __forceinline__ void WaitForPrerequisiteGrids() {
 #endif
 }
 
-// Progress counters between CTAs of overlapping kernels (or of one kernel): a producer adds 1
-// once its writes are done (release, GPU scope: whatever its CTA wrote before a barrier that
-// preceded the call is visible to a consumer that saw the count); a consumer thread waits for a
-// count (acquire) and then a barrier passes that on to its CTA. A consumer may only wait on
-// producers that are already running or certain to be scheduled, never on later CTAs.
-__device__ __forceinline__ void SignalProgress(int32_t* counter) {
-  asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(counter) : "memory");
-}
-__device__ __forceinline__ void WaitProgress(const int32_t* counter, int32_t target) {
-  for (;;) {
-    int32_t seen;
-    asm volatile("ld.acquire.gpu.global.s32 %0, [%1];\n" : "=r"(seen) : "l"(counter) : "memory");
-    if (seen >= target) return;
-    __nanosleep(100);
-  }
-}
-
 // The first statement of every kernel launched through LaunchKernel (launch.cuh).
 __device__ __forceinline__ void DependentKernelPrologue() {
   AllowDependentLaunch();

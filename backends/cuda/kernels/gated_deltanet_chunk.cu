@@ -24,8 +24,10 @@ using gdn::MbarInit;
 using gdn::MbarWait;
 using gdn::Mma;
 using gdn::PackBf16;
+using gdn::SignalProgress;
 using gdn::SmemAddr;
 using gdn::UnpackBf16;
+using gdn::WaitProgress;
 
 constexpr int kThreads = 128;
 constexpr int kC = kGdnChunk;

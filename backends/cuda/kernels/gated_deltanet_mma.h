@@ -1,6 +1,7 @@
 // Device helpers of the Gated DeltaNet kernels (include from .cu files only): cp.async, ldmatrix
 // fragment loads of bf16 tiles kept row-major in shared memory with rows padded by 8 elements
-// (16 bytes: ldmatrix rows land in distinct banks), and mma.sync.m16n8k16 (bf16 in, fp32 acc).
+// (16 bytes: ldmatrix rows land in distinct banks), mma.sync.m16n8k16 (bf16 in, fp32 acc), and the
+// progress counters between the prefill's overlapping passes.
 // Fragment layouts (PTX ISA, m16n8k16): C rows lane/4 and lane/4 + 8, columns 2 (lane % 4) + {0,1}.
 #pragma once
 
@@ -73,6 +74,23 @@ __device__ __forceinline__ void LoadRows(__nv_bfloat16* tile, const __nv_bfloat1
   for (int j = 0; j < 64 * kPieces / kThreads; ++j, from += step) {
     const bool valid = r0 + j * kRowStep < valid_rows;
     CpAsync16(dst + 2 * j * kRowStep * (COLS + 8), valid ? from : src, valid);
+  }
+}
+
+// Progress counters between CTAs of overlapping kernels (or of one kernel): a producer adds 1
+// once its writes are done (release, GPU scope: whatever its CTA wrote before a barrier that
+// preceded the call is visible to a consumer that saw the count); a consumer thread waits for a
+// count (acquire) and then a barrier passes that on to its CTA. A consumer may only wait on
+// producers that are already running or certain to be scheduled, never on later CTAs.
+__device__ __forceinline__ void SignalProgress(int32_t* counter) {
+  asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(counter) : "memory");
+}
+__device__ __forceinline__ void WaitProgress(const int32_t* counter, int32_t target) {
+  for (;;) {
+    int32_t seen;
+    asm volatile("ld.acquire.gpu.global.s32 %0, [%1];\n" : "=r"(seen) : "l"(counter) : "memory");
+    if (seen >= target) return;
+    __nanosleep(100);
   }
 }
 
