@@ -246,6 +246,9 @@ absl::StatusOr<Value> CallMethod(const Value& object, const std::string& name,
   }
   if (object.is_array() && name == "append") {
     if (args.size() != 1) return absl::InvalidArgumentError("append takes one argument");
+    if (args[0].Reaches(object)) {
+      return absl::InvalidArgumentError("cannot append a list to itself or to a list it holds");
+    }
     object.as_array().push_back(args[0]);
     return Value::None();
   }

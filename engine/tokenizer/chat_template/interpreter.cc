@@ -236,6 +236,11 @@ absl::Status Interpreter::ExecSet(const Stmt& stmt, const std::shared_ptr<Scope>
       return absl::InvalidArgumentError(absl::StrCat("cannot set attribute '", stmt.attr, "' on '",
                                                      stmt.targets[0], "': not a namespace"));
     }
+    if (value.Reaches(*target)) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot set attribute '", stmt.attr, "' of '",
+                                                     stmt.targets[0],
+                                                     "' to a value that holds it"));
+    }
     target->as_object().Set(stmt.attr, std::move(value));
     return absl::OkStatus();
   }

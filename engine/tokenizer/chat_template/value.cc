@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -301,6 +302,32 @@ std::string Value::TypeName() const {
       return "function";
   }
   return "?";
+}
+
+bool Value::Reaches(const Value& container) const {
+  auto storage = [](const Value& v) -> const void* {
+    if (v.is_array()) return v.array_.get();
+    if (v.is_object()) return v.object_.get();
+    return nullptr;
+  };
+  const void* target = storage(container);
+  if (target == nullptr) return false;
+  // Iterative, each list or dict visited once: values may be deep, and shared many times over.
+  std::vector<const Value*> pending = {this};
+  absl::flat_hash_set<const void*> seen;
+  while (!pending.empty()) {
+    const Value* v = pending.back();
+    pending.pop_back();
+    const void* at = storage(*v);
+    if (at == nullptr || !seen.insert(at).second) continue;
+    if (at == target) return true;
+    if (v->is_array()) {
+      for (const Value& e : *v->array_) pending.push_back(&e);
+    } else {
+      for (const auto& item : v->object_->items) pending.push_back(&item.second);
+    }
+  }
+  return false;
 }
 
 bool Value::Equals(const Value& other) const {

@@ -79,6 +79,10 @@ class Value {
   std::string TypeName() const;
 
   bool Equals(const Value& other) const;
+  // Whether `container` (a list or dict) is this value or lies inside it. Storing a value into a
+  // container it reaches would make a cycle: printing, comparing or serializing it would never
+  // end, and the shared storage would leak.
+  bool Reaches(const Value& container) const;
 
  private:
   Kind kind_ = Kind::kUndefined;

@@ -119,6 +119,23 @@ TEST_CASE("Long operator and attribute chains are bounded, not a stack overflow"
     CHECK_THAT(RenderError(chain("x", link, 100000)), Catch::Contains("levels deep"));
 }
 
+TEST_CASE("A list or namespace cannot be stored inside itself", "[chat_template]") {
+  // Such a cycle would print (and compare, and serialize) forever; a fuzzed template printed a
+  // namespace holding itself until the stack overflowed.
+  CHECK_THAT(RenderError("{% set ns = namespace(n=0) %}{% set ns.n = ns %}{{ ns.n }}"),
+             Catch::Contains("holds it"));
+  CHECK_THAT(RenderError("{% set ns = namespace(n=0) %}{% set ns.n = [1, [ns]] %}"),
+             Catch::Contains("holds it"));
+  CHECK_THAT(RenderError("{% set l = [] %}{{ l.append(l) }}"), Catch::Contains("to itself"));
+  CHECK_THAT(RenderError("{% set l = [] %}{% set m = [l] %}{{ l.append(m) }}"),
+             Catch::Contains("to itself"));
+  // Sharing without a cycle is fine.
+  CHECK(Render("{% set a = namespace(x=1) %}{% set b = namespace(y=a) %}{% set a.x = 2 %}"
+               "{{ b.y.x }}") == "2");
+  CHECK(Render("{% set l = [1] %}{% set m = [] %}{{ m.append(l) }}{{ m.append(l) }}{{ m }}") ==
+        "NoneNone[[1], [1]]");
+}
+
 TEST_CASE("Whitespace control, trim_blocks and lstrip_blocks", "[chat_template]") {
   CHECK(Render("a  {{- 'b' -}}  c") == "abc");
   CHECK(Render("{% if true %}\n    x\n{% endif %}\n") == "    x\n");
